@@ -1,0 +1,79 @@
+"""The self-supervised video learning lab: one Gradio app, an overview and one tab per method.
+
+    python app.py [--host 127.0.0.1] [--port 7860] [--share] [--device auto|cpu|cuda]
+
+Each tab lives in demos/METHOD.py and exposes build(device), which loads its
+model once and lays out its controls inside the current gr.Tab. Adding a
+method's tab is one line in TABS.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import gradio as gr  # noqa: E402
+
+from core import device as devices  # noqa: E402
+from demos import overview  # noqa: E402
+
+# (core method, tab title, demos module): one line per method tab.
+TABS: list[tuple[str, str, str]] = [
+]
+
+MAX_FILE_SIZE = "100mb"        # matches core.media.MAX_FILE_MB: larger uploads are refused by the server
+QUEUE_SIZE = 32                # visitors beyond this are told the queue is full
+CONCURRENCY = 2                # events that run at once per handler (2 CPU cores on a free Space)
+CACHE_SWEEP = (600, 3600)      # every 10 min, delete cached files older than an hour
+
+CSS = """
+.ssl-note {font-size: 0.9em; opacity: 0.85}
+footer {visibility: hidden}
+"""
+
+
+def build_app(device: str = "auto") -> gr.Blocks:
+    """Build the whole app on `device` ("auto", "cpu", "cuda", "mps")."""
+    dev = devices.choose(device)
+    present = {key for key, _, _ in TABS}
+    with gr.Blocks(title="Self-supervised video learning lab", delete_cache=CACHE_SWEEP) as demo:
+        with gr.Tab("Overview", id="overview"):
+            overview.build(dev, present)
+        for key, title, module in TABS:
+            with gr.Tab(title, id=key):
+                importlib.import_module(module).build(dev)
+    return demo
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description="Self-supervised video learning lab (Gradio app)")
+    ap.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                    help="address to listen on (0.0.0.0 to serve a network; default %(default)s)")
+    ap.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)),
+                    help="port (default %(default)s)")
+    ap.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
+    ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+                    help="where the models run (default: CUDA, then MPS, then CPU)")
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        demo = build_app(args.device)
+    except ValueError as err:          # e.g. --device cuda on a machine without a GPU
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share,
+                max_file_size=MAX_FILE_SIZE, theme=gr.themes.Soft(), css=CSS, show_error=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

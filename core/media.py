@@ -1,0 +1,371 @@
+"""Read and write video, images and audio, within limits, with errors a person understands.
+
+Every file a user brings passes through here. Frames come back as uint8 RGB
+arrays (T, H, W, 3), audio as float32 mono (N,) at a known sample rate. When a
+file is larger or longer than the limits it is downscaled or trimmed, and the
+`notes` say so; when it cannot be used at all, `MediaError` says why and what
+is accepted. Outputs are written into a fresh temporary folder per call, so two
+visitors never overwrite each other's files.
+
+moviepy and Pillow are imported inside the functions that need them, so the
+method modules (which only need numpy helpers from here) import on a machine
+that has torch and numpy alone.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".avi", ".mkv", ".mpg", ".mpeg", ".m4v", ".ogv", ".gif")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".opus")
+
+MAX_FILE_MB = 100          # an upload larger than this is refused before decoding
+MAX_SECONDS = 10.0         # longer clips are trimmed to their first MAX_SECONDS
+MAX_SIDE = 320             # frames are downscaled so that their longer side fits
+MAX_FPS = 15.0             # the demos need motion, not smoothness: fewer frames, faster clicks
+MIN_SIDE = 16              # anything smaller holds no picture to learn from
+SAMPLE_RATE = 16000        # every waveform in the lab is resampled to this rate
+TEMP_ROOT = os.path.join(tempfile.gettempdir(), "ssl-video-lab")
+TEMP_MAX_AGE_S = 3600      # output folders older than this are removed on the next save
+
+ACCEPTED_VIDEO = "a video file (mp4, webm, mov, avi, mkv, mpg) of at most " \
+                 f"{MAX_FILE_MB} MB; longer than {MAX_SECONDS:g} s is trimmed"
+ACCEPTED_IMAGE = f"an image file (png, jpg, webp, bmp, gif, tiff) of at least {MIN_SIDE}x{MIN_SIDE} pixels"
+ACCEPTED_AUDIO = "a sound file (wav, mp3, flac, ogg, m4a) or a video with a sound track"
+
+
+class MediaError(ValueError):
+    """A file or array the lab cannot use; the message is meant for the person who gave it."""
+
+
+class Video(NamedTuple):
+    frames: np.ndarray          # (T, H, W, 3) uint8
+    fps: float
+    audio: np.ndarray | None    # (N,) float32 mono in [-1, 1], or None when the file has no sound
+    sample_rate: int | None
+    notes: list[str]            # what was adapted (trimmed, downscaled, resampled)
+
+
+def _check_file(path, accepted: str) -> str:
+    if path is None:
+        raise MediaError(f"No file was given. Please provide {accepted}.")
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise MediaError(f"The file {os.path.basename(path)!r} does not exist. Please provide {accepted}.")
+    size = os.path.getsize(path)
+    if size == 0:
+        raise MediaError(f"The file {os.path.basename(path)!r} is empty. Please provide {accepted}.")
+    if size > MAX_FILE_MB * 1024 * 1024:
+        raise MediaError(f"The file is {size / 2**20:.0f} MB, over the {MAX_FILE_MB} MB limit. "
+                         f"Please provide {accepted}.")
+    return path
+
+
+def _fit_size(h: int, w: int, max_side: int | None) -> tuple[int, int]:
+    """(h, w) scaled so that the longer side is at most max_side, both sides even-or-kept >= 1."""
+    if not max_side or max(h, w) <= max_side:
+        return h, w
+    s = max_side / max(h, w)
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+# --------------------------------------------------------------------- arrays
+
+def to_rgb_uint8(array) -> np.ndarray:
+    """Any image array (grey, grey+alpha, RGB, RGBA; uint8/uint16/float/bool) -> (H, W, 3) uint8.
+
+    Alpha is composited over white; 16-bit and float images are scaled by their
+    dtype's range (floats are taken as [0, 1] when they fit, else min-max).
+    """
+    a = np.asarray(array)
+    if a.dtype == object or a.size == 0:
+        raise MediaError(f"This is not an image. Please provide {ACCEPTED_IMAGE}.")
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (2, 3, 4)):
+        raise MediaError(f"An image array of shape {a.shape} is not a picture (expected H x W, H x W x 3 "
+                         f"or H x W x 4). Please provide {ACCEPTED_IMAGE}.")
+    if a.dtype == bool:
+        a = a.astype(np.float32)
+    if np.issubdtype(a.dtype, np.floating):
+        a = np.nan_to_num(a.astype(np.float32))
+        lo, hi = float(a.min()), float(a.max())
+        if lo < 0.0 or hi > 1.0:
+            a = (a - lo) / max(hi - lo, 1e-8)
+        a = a * 255.0
+    elif a.dtype != np.uint8:
+        info = np.iinfo(a.dtype)
+        a = a.astype(np.float64)
+        if info.min < 0:
+            a = a - info.min
+        a = a * (255.0 / (info.max - info.min))
+    a = np.clip(np.round(a), 0, 255).astype(np.uint8) if a.dtype != np.uint8 else a
+    if a.ndim == 2:
+        return np.repeat(a[..., None], 3, axis=-1)
+    if a.shape[-1] == 2:                      # grey + alpha
+        a = np.concatenate([np.repeat(a[..., :1], 3, axis=-1), a[..., 1:]], axis=-1)
+    if a.shape[-1] == 4:
+        alpha = a[..., 3:].astype(np.float32) / 255.0
+        a = np.round(a[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    return np.ascontiguousarray(a)
+
+
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a (H, W, C) or (H, W) uint8 image to (h, w) = size with antialiasing."""
+    from PIL import Image
+
+    h, w = size
+    if image.shape[:2] == (h, w):
+        return image
+    pil = Image.fromarray(image)
+    return np.asarray(pil.resize((w, h), Image.BILINEAR if image.ndim == 3 else Image.NEAREST))
+
+
+def resample(audio: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE) -> np.ndarray:
+    """Resample mono audio by band-limited FFT interpolation (no extra dependencies)."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if rate_in == rate_out or audio.size == 0:
+        return audio
+    n_out = max(1, int(round(audio.size * rate_out / rate_in)))
+    spec = np.fft.rfft(audio.astype(np.float64))
+    keep = n_out // 2 + 1
+    if keep <= spec.size:
+        spec = spec[:keep]
+    else:
+        spec = np.concatenate([spec, np.zeros(keep - spec.size, dtype=spec.dtype)])
+    out = np.fft.irfft(spec, n=n_out) * (n_out / audio.size)
+    return out.astype(np.float32)
+
+
+def to_mono(audio: np.ndarray) -> np.ndarray:
+    """(N,), (N, C) or (C, N) with C <= 8 -> (N,) float32 by averaging the channels."""
+    a = np.asarray(audio, dtype=np.float32)
+    if a.ndim == 1:
+        return a
+    if a.ndim == 2:
+        axis = 1 if a.shape[1] <= 8 and a.shape[1] < a.shape[0] else 0
+        return a.mean(axis=axis).astype(np.float32)
+    raise MediaError(f"Audio of shape {a.shape} is not a waveform. Please provide {ACCEPTED_AUDIO}.")
+
+
+# --------------------------------------------------------------------- reading
+
+def load_image(source, max_side: int | None = MAX_SIDE) -> tuple[np.ndarray, list[str]]:
+    """A path or an array -> ((H, W, 3) uint8 RGB, notes). EXIF rotation applied, alpha over white."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    notes: list[str] = []
+    if isinstance(source, np.ndarray):
+        image = to_rgb_uint8(source)
+    else:
+        path = _check_file(source, ACCEPTED_IMAGE)
+        try:
+            with Image.open(path) as pil:
+                pil = ImageOps.exif_transpose(pil)
+                if pil.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                    image = to_rgb_uint8(np.asarray(pil))
+                elif pil.mode in ("RGBA", "LA", "P", "PA"):
+                    image = to_rgb_uint8(np.asarray(pil.convert("RGBA")))
+                else:
+                    image = np.asarray(pil.convert("RGB"))
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+            raise MediaError(f"Could not read {os.path.basename(path)!r} as an image ({type(err).__name__}). "
+                             f"Please provide {ACCEPTED_IMAGE}.") from None
+    h, w = image.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise MediaError(f"The image is only {w}x{h} pixels. Please provide {ACCEPTED_IMAGE}.")
+    nh, nw = _fit_size(h, w, max_side)
+    if (nh, nw) != (h, w):
+        image = resize_image(image, (nh, nw))
+        notes.append(f"downscaled from {w}x{h} to {nw}x{nh}")
+    return np.ascontiguousarray(image), notes
+
+
+def load_video(path, max_seconds: float | None = MAX_SECONDS, max_side: int | None = MAX_SIDE,
+               max_fps: float | None = MAX_FPS, sample_rate: int = SAMPLE_RATE,
+               with_audio: bool = True) -> Video:
+    """Read a video file within the limits.
+
+    Returns Video(frames (T,H,W,3) uint8, fps, audio (N,) float32 mono or None,
+    sample_rate or None, notes). Longer clips keep their first `max_seconds`;
+    larger frames are downscaled so the longer side is `max_side`; frame rates
+    above `max_fps` are sampled down. Raises MediaError for anything unusable.
+    """
+    from moviepy import VideoFileClip
+
+    path = _check_file(path, ACCEPTED_VIDEO)
+    name = os.path.basename(path)
+    notes: list[str] = []
+    try:
+        clip = VideoFileClip(path, audio=with_audio)
+    except Exception as err:  # moviepy raises OSError, KeyError, IndexError... for non-videos
+        raise MediaError(f"Could not read {name!r} as a video ({type(err).__name__}). "
+                         f"Please provide {ACCEPTED_VIDEO}.") from None
+    try:
+        w, h = clip.size
+        src_fps = float(clip.fps or 0.0)
+        duration = float(clip.duration or 0.0)
+        if not w or not h or src_fps <= 0:
+            raise MediaError(f"{name!r} has no readable video stream. Please provide {ACCEPTED_VIDEO}.")
+        if max_seconds and duration > max_seconds:
+            clip = clip.subclipped(0, max_seconds)
+            notes.append(f"trimmed from {duration:.1f} s to the first {max_seconds:g} s")
+            duration = max_seconds
+        nh, nw = _fit_size(h, w, max_side)
+        if (nh, nw) != (h, w):
+            clip = clip.resized((nw, nh))
+            notes.append(f"downscaled from {w}x{h} to {nw}x{nh}")
+        fps = src_fps
+        if max_fps and src_fps > max_fps + 1e-6:
+            fps = float(max_fps)
+            notes.append(f"sampled at {fps:g} of its {src_fps:g} frames per second")
+        try:
+            frames = [np.asarray(f, dtype=np.uint8)[..., :3] for f in clip.iter_frames(fps=fps, dtype="uint8")]
+        except Exception as err:
+            raise MediaError(f"{name!r} could not be decoded ({type(err).__name__}); it may be truncated "
+                             f"or corrupt. Please provide {ACCEPTED_VIDEO}.") from None
+        if not frames:
+            raise MediaError(f"{name!r} holds no frames. Please provide {ACCEPTED_VIDEO}.")
+        shapes = {f.shape for f in frames}
+        if len(shapes) > 1:  # a stream that changes size midway: keep the first size
+            frames = [resize_image(f, frames[0].shape[:2]) for f in frames]
+        frames = np.stack(frames)
+        audio, rate = None, None
+        if with_audio and clip.audio is not None:
+            try:
+                sound = clip.audio.to_soundarray(fps=sample_rate)
+                audio = to_mono(sound)
+                rate = sample_rate
+            except Exception:
+                notes.append("its sound track could not be decoded and was left out")
+        return Video(frames, fps, audio, rate, notes)
+    finally:
+        clip.close()
+
+
+def load_audio(path, max_seconds: float | None = MAX_SECONDS,
+               sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, int, list[str]]:
+    """A sound file (or a video's sound track) -> ((N,) float32 mono, sample_rate, notes)."""
+    from moviepy import AudioFileClip
+
+    path = _check_file(path, ACCEPTED_AUDIO)
+    name = os.path.basename(path)
+    notes: list[str] = []
+    try:
+        clip = AudioFileClip(path, fps=sample_rate)
+    except Exception as err:
+        raise MediaError(f"Could not read {name!r} as sound ({type(err).__name__}). "
+                         f"Please provide {ACCEPTED_AUDIO}.") from None
+    try:
+        if max_seconds and clip.duration and clip.duration > max_seconds:
+            notes.append(f"trimmed from {clip.duration:.1f} s to the first {max_seconds:g} s")
+            clip = clip.subclipped(0, max_seconds)
+        audio = to_mono(clip.to_soundarray(fps=sample_rate))
+    except MediaError:
+        raise
+    except Exception as err:
+        raise MediaError(f"{name!r} could not be decoded as sound ({type(err).__name__}). "
+                         f"Please provide {ACCEPTED_AUDIO}.") from None
+    finally:
+        clip.close()
+    if audio.size == 0:
+        raise MediaError(f"{name!r} holds no sound. Please provide {ACCEPTED_AUDIO}.")
+    return audio, sample_rate, notes
+
+
+# --------------------------------------------------------------------- writing
+
+def fresh_dir() -> str:
+    """A new private folder for one call's outputs; old ones are swept on the way."""
+    os.makedirs(TEMP_ROOT, exist_ok=True)
+    cleanup_temp()
+    return tempfile.mkdtemp(prefix="out-", dir=TEMP_ROOT)
+
+
+def cleanup_temp(max_age_s: float = TEMP_MAX_AGE_S) -> int:
+    """Remove output folders older than max_age_s; returns how many went."""
+    if not os.path.isdir(TEMP_ROOT):
+        return 0
+    now, removed = time.time(), 0
+    for entry in os.scandir(TEMP_ROOT):
+        try:
+            if entry.is_dir() and now - entry.stat().st_mtime > max_age_s:
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def _even(frames: np.ndarray) -> np.ndarray:
+    """H.264 in yuv420p needs even sides: pad the last row/column by repetition."""
+    t, h, w = frames.shape[:3]
+    ph, pw = h % 2, w % 2
+    if ph or pw:
+        frames = np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge")
+    return frames
+
+
+def save_video(frames: np.ndarray, fps: float, audio: np.ndarray | None = None,
+               sample_rate: int | None = None, name: str = "clip.mp4") -> str:
+    """Write (T,H,W,3) uint8 frames (and optional mono audio) as H.264/AAC mp4 in a fresh folder.
+
+    Returns the file's path. The folder is private to this call, so concurrent
+    users never collide; moviepy's temporary audio file goes there too.
+    """
+    from moviepy import AudioArrayClip, ImageSequenceClip
+
+    frames = np.asarray(frames)
+    if frames.ndim == 3:
+        frames = np.repeat(frames[..., None], 3, axis=-1)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
+        raise ValueError(f"save_video needs (T, H, W, 3) frames, got shape {frames.shape}")
+    if frames.dtype != np.uint8:
+        frames = np.clip(frames, 0, 255).astype(np.uint8)
+    frames = _even(frames)
+    folder = fresh_dir()
+    path = os.path.join(folder, name)
+    clip = ImageSequenceClip(list(frames), fps=float(fps))
+    kwargs = dict(codec="libx264", logger=None, preset="ultrafast", temp_audiofile_path=folder,
+                  ffmpeg_params=["-pix_fmt", "yuv420p", "-movflags", "+faststart"], audio=False)
+    if audio is not None and sample_rate:
+        audio = to_mono(audio)
+        n = int(round(len(frames) / float(fps) * sample_rate))
+        audio = np.pad(audio, (0, max(0, n - audio.size)))[:n]
+        stereo = np.repeat(np.clip(audio, -1, 1)[:, None], 2, axis=1).astype(np.float64)
+        clip = clip.with_audio(AudioArrayClip(stereo, fps=sample_rate))
+        kwargs.update(audio=True, audio_codec="aac", audio_fps=44100)
+    try:
+        clip.write_videofile(path, **kwargs)
+    finally:
+        clip.close()
+    return path
+
+
+def save_image(image: np.ndarray, name: str = "image.png") -> str:
+    """Write an image losslessly into a fresh folder and return its path."""
+    from PIL import Image
+
+    path = os.path.join(fresh_dir(), name)
+    Image.fromarray(to_rgb_uint8(image)).save(path)
+    return path
+
+
+def save_audio(audio: np.ndarray, sample_rate: int, name: str = "sound.wav") -> str:
+    """Write mono float audio as 16-bit PCM wav into a fresh folder and return its path."""
+    import wave
+
+    pcm = (np.clip(to_mono(audio), -1, 1) * 32767).astype("<i2")
+    path = os.path.join(fresh_dir(), name)
+    with wave.open(path, "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(int(sample_rate))
+        f.writeframes(pcm.tobytes())
+    return path

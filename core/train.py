@@ -1,0 +1,116 @@
+"""Train a method from scratch and ship it: weights and model card in assets/models/.
+
+    python -m core.train METHOD [--quick] [--steps N] [--device D] [--out PATH] [--seed S]
+
+METHOD is one of the core modules that exist (see `--help`). `--quick` uses the
+module's 10-minute CPU preset; the default is the shipped recipe. After
+training, the module's `evaluate` measures the model and its baselines on
+held-out data; the numbers go into the model card (METHOD.json beside the
+weights) together with the config, data, steps, seconds, device, seed and git
+commit, so `bench.quality` and the app's tabs quote the same figures.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import importlib.util
+import os
+import platform
+import sys
+import time
+
+import torch
+
+from core import common, device as devices
+
+METHODS = ("jigsaw", "sequence_sort", "colorization", "tcc", "sound_localization", "videomae")
+
+
+def available() -> list[str]:
+    """The methods whose core module exists in this checkout."""
+    return [m for m in METHODS if importlib.util.find_spec(f"core.{m}") is not None]
+
+
+def printer(every_s: float = 10.0):
+    """A progress callback for the terminal: one line every `every_s` seconds."""
+    state = {"t0": time.monotonic(), "last": 0.0}
+
+    def progress(step: int, total: int, record: dict) -> None:
+        now = time.monotonic()
+        if now - state["last"] < every_s and step < total:
+            return
+        state["last"] = now
+        rate = step / max(now - state["t0"], 1e-9)
+        vals = "  ".join(f"{k} {v:.4g}" for k, v in (record or {}).items())
+        print(f"step {step:6d}/{total}  {rate:6.1f} steps/s  {vals}", flush=True)
+
+    return progress
+
+
+def run(method: str, quick: bool = False, steps: int | None = None, device: str = "auto",
+        out: str | None = None, seed: int | None = None, evaluate: bool = True,
+        progress=None, overrides: dict | None = None, command: str | None = None) -> dict:
+    """Train `method`, save weights and card; returns the card."""
+    module = importlib.import_module(f"core.{method}")
+    config = module.Config.quick() if quick else module.Config()
+    changes = dict(overrides or {})
+    if seed is not None:
+        changes["seed"] = seed
+    if changes:
+        config = dataclasses.replace(config, **changes)
+    steps = int(steps or config.steps)
+    dev = devices.choose(device)
+    common.set_seed(config.seed)
+    out = out or common.weights_path(method)
+    t0 = time.time()
+    model, history = module.train(config, steps, dev, progress=progress or printer())
+    seconds = time.time() - t0
+    metrics = module.evaluate(model, dev) if evaluate else {}
+    common.save_checkpoint(model, config, out)
+    card = {
+        "method": method,
+        "paper": getattr(module, "PAPER", ""),
+        "command": command or f"python -m core.train {method}" + (" --quick" if quick else ""),
+        "preset": "quick" if quick else "default",
+        "config": dataclasses.asdict(config),
+        "data": module.data_card(config) if hasattr(module, "data_card") else {},
+        "steps": steps,
+        "seconds": round(seconds, 1),
+        "device": devices.describe(dev),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+        "seed": config.seed,
+        "parameters": common.count_params(model),
+        "git_commit": common.git_commit(),
+        "metrics": metrics,
+        "history": common.thin_history(history),
+    }
+    common.write_card(os.path.splitext(out)[0] + ".json", card)
+    return card
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m core.train", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("method", choices=available())
+    ap.add_argument("--quick", action="store_true", help="the 10-minute CPU preset")
+    ap.add_argument("--steps", type=int, help="override the preset's number of steps")
+    ap.add_argument("--device", default="auto", choices=devices.CHOICES)
+    ap.add_argument("--out", help="weights path (default assets/models/METHOD.pt; the card goes beside it)")
+    ap.add_argument("--seed", type=int)
+    ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    card = run(args.method, quick=args.quick, steps=args.steps, device=args.device, out=args.out,
+               seed=args.seed, evaluate=not args.no_eval,
+               command="python -m core.train " + " ".join(sys.argv[1:] if argv is None else argv))
+    print(f"trained {args.method}: {card['steps']} steps in {card['seconds']:.0f} s on {card['device']}")
+    for k, v in card["metrics"].items():
+        print(f"  {k:40s} {v:.4g}" if isinstance(v, float) else f"  {k:40s} {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""What every tab shares: error handling, plots, model-card tables, progress, running alone.
+
+No torch math here: tabs call the core modules and turn their numpy outputs
+into pictures, plots and words.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import os
+import traceback
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402  (no pyplot: no global figure state shared by users)
+
+from core import common as core_common  # noqa: E402
+from core import data, media  # noqa: E402
+
+log = logging.getLogger("ssl_lab")
+
+STATE_TTL_S = 3600          # a visitor's trained model is dropped an hour after their last visit
+
+
+# --------------------------------------------------------------------- errors
+
+def _to_gr_error(err: Exception) -> gr.Error:
+    if isinstance(err, gr.Error):
+        return err
+    if isinstance(err, (media.MediaError, ValueError)):
+        return gr.Error(str(err))
+    if isinstance(err, FileNotFoundError) and "core.train" in str(err):
+        return gr.Error(f"This tab's model has not been trained yet: {err}")
+    if isinstance(err, MemoryError):
+        return gr.Error("The input is too large to process here. Please try a shorter or smaller one.")
+    log.error("unexpected error\n%s", traceback.format_exc())
+    return gr.Error(f"Something went wrong ({type(err).__name__}). The app is still running: "
+                    "please try another input or a bundled example.")
+
+
+def friendly(fn):
+    """Run a handler so that any failure reaches the user as a gr.Error with a readable message.
+
+    Keeps the handler's signature (gradio reads it for gr.Progress) and works for
+    plain functions and generators alike.
+    """
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen_wrapper(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as err:  # noqa: BLE001  (every failure becomes a message, the server lives on)
+                raise _to_gr_error(err) from None
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as err:  # noqa: BLE001
+            raise _to_gr_error(err) from None
+    return wrapper
+
+
+def require(value, what: str):
+    """Raise a gr.Error asking for `what` when an input is missing."""
+    if value is None or (isinstance(value, (str, list, tuple)) and len(value) == 0):
+        raise gr.Error(f"Please provide {what} (or pick a bundled example).")
+    return value
+
+
+def load_video_input(path, **limits) -> media.Video:
+    """Read an uploaded or example video for a tab; MediaError reaches the user as gr.Error."""
+    require(path, media.ACCEPTED_VIDEO)
+    return media.load_video(path, **limits)
+
+
+def load_image_input(value, **limits) -> tuple[np.ndarray, list[str]]:
+    require(value if not isinstance(value, np.ndarray) else value.size, media.ACCEPTED_IMAGE)
+    return media.load_image(value, **limits)
+
+
+def notes_text(notes: list[str]) -> str:
+    return ("Adapted input: " + "; ".join(notes) + ".") if notes else ""
+
+
+# --------------------------------------------------------------------- plots
+
+def new_figure(w: float = 5.0, h: float = 3.0) -> Figure:
+    fig = Figure(figsize=(w, h), dpi=100, layout="constrained")
+    return fig
+
+
+def curve_figure(history: dict, keys=("loss", "acc"), title: str = "training", chance: float | None = None) -> Figure:
+    """Loss (left axis) and a second metric (right axis) against step."""
+    fig = new_figure(5.5, 3.0)
+    ax = fig.add_subplot()
+    steps = history.get("step", [])
+    ax.set_xlabel("step")
+    ax.set_title(title)
+    if not steps:
+        ax.text(0.5, 0.5, "no steps yet", ha="center", va="center", transform=ax.transAxes)
+        return fig
+    first, *rest = [k for k in keys if k in history]
+    ax.plot(steps, history[first], color="tab:blue", label=first)
+    ax.set_ylabel(first, color="tab:blue")
+    if rest:
+        ax2 = ax.twinx()
+        for k, c in zip(rest, ("tab:orange", "tab:green", "tab:red")):
+            ax2.plot(steps, history[k], color=c, label=k)
+        ax2.set_ylabel(" / ".join(rest), color="tab:orange")
+        if chance is not None:
+            ax2.axhline(chance, color="grey", ls=":", lw=1, label="chance")
+        ax2.legend(loc="center right", fontsize=8)
+    return fig
+
+
+def bar_figure(labels, values, highlight: int | None = None, title: str = "", xlabel: str = "probability",
+               good: bool | None = None) -> Figure:
+    """Horizontal bars, top entry first; the `highlight` bar green when `good`, red when not."""
+    fig = new_figure(5.0, 0.35 * len(labels) + 1.0)
+    ax = fig.add_subplot()
+    y = np.arange(len(labels))[::-1]
+    colors = ["tab:gray"] * len(labels)
+    if highlight is not None and 0 <= highlight < len(labels):
+        colors[highlight] = "tab:green" if good in (None, True) else "tab:red"
+    ax.barh(y, values, color=colors)
+    ax.set_yticks(y, [str(v) for v in labels], fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_xlim(0, max(1e-9, max(values)) * 1.15 if len(values) else 1)
+    for yi, v in zip(y, values):
+        ax.text(v, yi, f" {v:.2f}", va="center", fontsize=8)
+    ax.set_title(title)
+    return fig
+
+
+# --------------------------------------------------------------------- model cards
+
+def card_markdown(method: str, rows: list[tuple[str, str, str]] | None = None) -> str:
+    """The model card as a short Markdown block: how it was trained and its measured numbers.
+
+    rows: optional (label, metric key, format) triples to show; default shows every metric.
+    """
+    card = core_common.read_card(method)
+    if card is None:
+        return f"_No trained model yet: run `python -m core.train {method}`._"
+    m = card.get("metrics", {})
+    head = (f"Trained here by `{card.get('command', 'python -m core.train ' + method)}`: "
+            f"{card.get('steps')} steps in {card.get('seconds', 0) / 60:.1f} min on {card.get('device')}, "
+            f"{card.get('parameters', 0) / 1e6:.2f}M parameters, seed {card.get('seed')}.")
+    if rows is None:
+        rows = [(k, k, "{:.3f}") for k, v in m.items() if isinstance(v, (int, float))]
+    lines = [head, "", "| measured on held-out data | value |", "|---|---|"]
+    for label, key, fmt in rows:
+        if key in m:
+            lines.append(f"| {label} | {fmt.format(m[key])} |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------- training progress
+
+def progress_callback(progress: gr.Progress | None, label: str = "training"):
+    """Adapt gr.Progress to the core's progress(step, total, record) protocol."""
+    if progress is None:
+        return None
+
+    def cb(step: int, total: int, record: dict) -> None:
+        vals = ", ".join(f"{k} {v:.3g}" for k, v in (record or {}).items())
+        progress(step / max(total, 1), desc=f"{label}: step {step}/{total} {vals}")
+
+    return cb
+
+
+def user_state() -> gr.State:
+    """A per-visitor slot (never shared between users), dropped an hour after the last visit."""
+    return gr.State(None, time_to_live=STATE_TTL_S)
+
+
+def example_file(rel: str) -> str:
+    return data.example_path(rel)
+
+
+# --------------------------------------------------------------------- running a tab alone
+
+def launch_alone(build, title: str) -> None:
+    """`python -m demos.METHOD` runs that tab by itself (CPU or the auto-chosen device)."""
+    from core import device as devices
+    dev = devices.choose(os.environ.get("SSL_LAB_DEVICE", "auto"))
+    with gr.Blocks(title=title) as demo:
+        build(dev)
+    demo.queue(max_size=16).launch(theme=gr.themes.Soft())
