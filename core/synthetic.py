@@ -490,7 +490,7 @@ def av_scene(seed: int, size: int = 128, seconds: float = 1.0, n_objects: int | 
         audio = noise * 0.1
     else:
         audio = class_sound(int(classes[sounding_idx]), rng, seconds) + noise
-    sounding = labels == (sounding_idx + 1)
+    sounding = labels == (sounding_idx + 1) if not silent else np.zeros((S, S), bool)
     frame = _to_uint8(canvas)
     if return_meta:
         meta = dict(classes=[int(c) for c in classes], names=[AV_CLASSES[int(c)]["name"] for c in classes],
