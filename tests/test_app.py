@@ -1,0 +1,91 @@
+"""The app shell: it builds, its CLI works, the layout rules hold."""
+from __future__ import annotations
+
+import ast
+import glob
+import importlib
+import os
+import subprocess
+import sys
+
+import gradio as gr
+import pytest
+import torch
+
+import app
+from core import device as devices
+from tests.conftest import ROOT
+
+
+def test_app_builds_with_overview_and_every_listed_tab():
+    demo = app.build_app("cpu")
+    assert isinstance(demo, gr.Blocks)
+    tabs = [b for b in demo.blocks.values() if isinstance(b, gr.Tab)]
+    labels = [t.label for t in tabs]
+    assert labels[0] == "Overview"
+    assert labels[1:] == [title for _, title, _ in app.TABS]
+
+
+EVENTS = {"click", "change", "submit", "upload", "select", "input", "release", "load", "play", "pause",
+          "stop", "end", "clear", "edit", "apply", "tick", "then", "success", "focus", "blur", "like"}
+
+
+def test_every_event_has_an_api_name():
+    """Every `.click(...)`, `.change(...)`, ... wired in demos/ names its API endpoint."""
+    missing = []
+    for path in glob.glob(os.path.join(ROOT, "demos", "*.py")) + [os.path.join(ROOT, "app.py")]:
+        for node in ast.walk(ast.parse(open(path).read())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in EVENTS \
+                    and node.args and not any(k.arg == "api_name" for k in node.keywords):
+                missing.append(f"{os.path.basename(path)}:{node.lineno} .{node.func.attr}(...)")
+    assert not missing, f"events without an api_name: {missing}"
+
+
+def test_tab_modules_exist_and_run_alone():
+    for key, _, module in app.TABS:
+        mod = importlib.import_module(module)
+        assert callable(getattr(mod, "build", None))
+        assert os.path.isfile(os.path.join(ROOT, "core", f"{key}.py"))
+        src = open(mod.__file__).read()
+        assert '__name__ == "__main__"' in src
+
+
+def test_help_lists_the_flags():
+    out = subprocess.run([sys.executable, "app.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0
+    for flag in ("--host", "--port", "--share", "--device"):
+        assert flag in out.stdout
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_asking_for_a_missing_gpu_is_a_clear_error():
+    out = subprocess.run([sys.executable, "app.py", "--device", "cuda", "--port", "0"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "no CUDA GPU" in out.stderr
+
+
+def test_share_is_off_by_default():
+    assert app.parse_args([]).share is False
+
+
+def test_device_choice():
+    assert devices.resolve("cpu") == torch.device("cpu")
+    assert devices.resolve("auto").type in ("cpu", "cuda", "mps")
+    with pytest.raises(ValueError, match="unknown device"):
+        devices.resolve("tpu")
+    assert "CPU" in devices.describe(torch.device("cpu"))
+
+
+def test_core_never_imports_gradio():
+    for path in glob.glob(os.path.join(ROOT, "core", "*.py")):
+        tree = ast.parse(open(path).read())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n.split(".")[0] == "gradio" for n in names), f"{path} imports gradio"
+
+
+def test_train_cli_lists_the_methods_present():
+    out = subprocess.run([sys.executable, "-m", "core.train", "--help"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and "core.train" in out.stdout
