@@ -157,6 +157,16 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
+def state_digest(model: torch.nn.Module) -> str:
+    """sha256 of the model's state (names and exact tensor bytes): equal digests, equal weights."""
+    import hashlib
+    h = hashlib.sha256()
+    for name, tensor in sorted(unwrap(model).state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().to("cpu").contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def count_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -175,6 +185,43 @@ class Ticker:
         if now - self.last >= self.every_s or step >= self.total:
             self.last = now
             self.progress(step, self.total, record)
+
+
+# --------------------------------------------------------------------- several processes (torchrun)
+
+def rank() -> int:
+    """This process's rank under torch.distributed (0 when not distributed)."""
+    import torch.distributed as dist
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def world_size() -> int:
+    import torch.distributed as dist
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def data_seed(seed: int) -> int:
+    """The seed for this rank's data: each rank draws its own shard of the generated data."""
+    return seed + 1_000_003 * rank()
+
+
+def distribute(model: torch.nn.Module) -> torch.nn.Module:
+    """Wrap in DistributedDataParallel when running under torchrun, else return the model itself.
+
+    Call it after the model is on its device and before the optimizer is built;
+    DDP broadcasts rank 0's initial weights, so every rank starts equal, and
+    averages gradients in backward, so every rank stays equal. Train through
+    the wrapper's forward; reach the bare model with `unwrap`.
+    """
+    if world_size() == 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+    dev = next(model.parameters()).device
+    return DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    return getattr(model, "module", model)
 
 
 # --------------------------------------------------------------------- frames as tensors

@@ -1,6 +1,7 @@
 """Train a method from scratch and ship it: weights and model card in assets/models/.
 
     python -m core.train METHOD [--quick] [--steps N] [--device D] [--out PATH] [--seed S]
+    torchrun --nproc_per_node=N -m core.train METHOD ...     # data-parallel, N processes
 
 METHOD is one of the core modules that exist (see `--help`). `--quick` uses the
 module's 10-minute CPU preset; the default is the shipped recipe. After
@@ -8,6 +9,10 @@ training, the module's `evaluate` measures the model and its baselines on
 held-out data; the numbers go into the model card (METHOD.json beside the
 weights) together with the config, data, steps, seconds, device, seed and git
 commit, so `bench.quality` and the app's tabs quote the same figures.
+
+Under torchrun every process trains a DistributedDataParallel copy on its own
+shard of the generated data (gloo on CPU, nccl on CUDA); only rank 0
+evaluates and writes the weights and the card.
 """
 from __future__ import annotations
 
@@ -48,6 +53,20 @@ def printer(every_s: float = 10.0):
     return progress
 
 
+def init_distributed(device: str) -> torch.device | None:
+    """Join the process group torchrun set up; returns this rank's device, or None when alone."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    import torch.distributed as dist
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = device in ("auto", "cuda") and torch.cuda.is_available()
+    if use_cuda:
+        torch.cuda.set_device(local)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return torch.device("cuda", local) if use_cuda else torch.device("cpu")
+
+
 def run(method: str, quick: bool = False, steps: int | None = None, device: str = "auto",
         out: str | None = None, seed: int | None = None, evaluate: bool = True,
         progress=None, overrides: dict | None = None, command: str | None = None) -> dict:
@@ -60,12 +79,16 @@ def run(method: str, quick: bool = False, steps: int | None = None, device: str 
     if changes:
         config = dataclasses.replace(config, **changes)
     steps = int(steps or config.steps)
-    dev = devices.choose(device)
-    common.set_seed(config.seed)
+    dev = init_distributed(device) or devices.choose(device)
+    common.set_seed(config.seed)            # the same initial weights on every rank
     out = out or common.weights_path(method)
     t0 = time.time()
     model, history = module.train(config, steps, dev, progress=progress or printer())
+    model = common.unwrap(model)
     seconds = time.time() - t0
+    digest = common.state_digest(model)
+    if common.rank() != 0:                  # rank 0 alone evaluates and writes
+        return {"rank": common.rank(), "steps": steps, "seconds": round(seconds, 1), "weights_sha256": digest}
     metrics = module.evaluate(model, dev) if evaluate else {}
     common.save_checkpoint(model, config, out)
     card = {
@@ -77,11 +100,12 @@ def run(method: str, quick: bool = False, steps: int | None = None, device: str 
         "data": module.data_card(config) if hasattr(module, "data_card") else {},
         "steps": steps,
         "seconds": round(seconds, 1),
-        "device": devices.describe(dev),
+        "device": devices.describe(dev) + (f" x {common.world_size()} processes" if common.world_size() > 1 else ""),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
         "seed": config.seed,
         "parameters": common.count_params(model),
         "git_commit": common.git_commit(),
+        "weights_sha256": digest,
         "metrics": metrics,
         "history": common.thin_history(history),
     }
@@ -105,7 +129,10 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     card = run(args.method, quick=args.quick, steps=args.steps, device=args.device, out=args.out,
                seed=args.seed, evaluate=not args.no_eval,
-               command="python -m core.train " + " ".join(sys.argv[1:] if argv is None else argv))
+               command="python -m core.train " + " ".join(sys.argv[1:] if argv is None else argv),
+               progress=printer() if os.environ.get("RANK", "0") == "0" else (lambda *a: None))
+    if "metrics" not in card:           # a rank other than 0 under torchrun
+        return 0
     print(f"trained {args.method}: {card['steps']} steps in {card['seconds']:.0f} s on {card['device']}")
     for k, v in card["metrics"].items():
         print(f"  {k:40s} {v:.4g}" if isinstance(v, float) else f"  {k:40s} {v}")
