@@ -30,13 +30,17 @@ EVENTS = {"click", "change", "submit", "upload", "select", "input", "release", "
           "stop", "end", "clear", "edit", "apply", "tick", "then", "success", "focus", "blur", "like"}
 
 
+NOT_COMPONENTS = {"np", "torch", "json", "pickle", "Image", "os", "re", "str"}   # e.g. np.load(...) is no event
+
+
 def test_every_event_has_an_api_name():
     """Every `.click(...)`, `.change(...)`, ... wired in demos/ names its API endpoint."""
     missing = []
     for path in glob.glob(os.path.join(ROOT, "demos", "*.py")) + [os.path.join(ROOT, "app.py")]:
         for node in ast.walk(ast.parse(open(path).read())):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in EVENTS \
-                    and node.args and not any(k.arg == "api_name" for k in node.keywords):
+                    and node.args and not any(k.arg == "api_name" for k in node.keywords) \
+                    and not (isinstance(node.func.value, ast.Name) and node.func.value.id in NOT_COMPONENTS):
                 missing.append(f"{os.path.basename(path)}:{node.lineno} .{node.func.attr}(...)")
     assert not missing, f"events without an api_name: {missing}"
 
