@@ -366,6 +366,15 @@ def build_model(config: Config) -> ContextFreeNetwork:
     return ContextFreeNetwork(config)
 
 
+def build_model_like(model: ContextFreeNetwork, seed: int = 0) -> ContextFreeNetwork:
+    """A random-init network with the same config and permutation set: the baseline."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        fresh = ContextFreeNetwork(model.config, compute_perms=False)
+    fresh.perms.copy_(model.perms)
+    return fresh.to(model.perms.device).eval()
+
+
 # --------------------------------------------------------------------- loss
 
 def jigsaw_loss(logits: torch.Tensor, perm_idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -428,7 +437,8 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
     else:
         model = copy.deepcopy(model)
         config = dataclasses.replace(model.config, **{k: getattr(config, k) for k in (
-            "steps", "seed", "batch", "lr", "warmup", "weight_decay", "min_scale", "p_grey", "p_stamp")})
+            "steps", "seed", "batch", "lr", "warmup", "weight_decay", "min_scale", "p_grey", "p_stamp", "log_every",
+            "eval_every")})
         model.config = config
     model.to(device)
     if images is not None:
@@ -539,38 +549,64 @@ def predict_all(model: ContextFreeNetwork, image) -> np.ndarray:
         return torch.softmax(model.classify(puzzles).float(), -1).cpu().numpy()
 
 
-def edge_baseline_all(image: np.ndarray, perms: np.ndarray, cell: int = 19, tile: int = 16) -> np.ndarray:
-    """A pixel baseline without learning: score each permutation by how well facing tile borders match.
+def edge_scores(tiles: torch.Tensor, perms) -> torch.Tensor:
+    """A pixel baseline without learning: how well facing tile borders match under each class.
 
-    For every puzzle of the set, the score is minus the summed squared
-    difference between facing border columns/rows of horizontally and vertically
-    adjacent tiles (the same centre tiles the network sees, before normalization).
-    Returns (n_perms, n_perms) scores, row k = puzzle made with permutation k.
+    tiles (9, 3, t, t) raw (not normalized), indexed by puzzle position. Under
+    class c, puzzle tile j goes back to cell perms[c][j]; the score is minus the
+    summed squared difference between the facing border columns (rows) of
+    horizontally (vertically) adjacent tiles of that reassembly. Returns (n_perms,).
     """
-    cells = cells_of(square_crop(np.asarray(image)))
-    x = cell_tensor(cells, cell, "cpu")
-    t = centre_tiles(x, tile)                                                        # (9, 3, t, t)
-    right, left = t[..., :, -1].flatten(1), t[..., :, 0].flatten(1)                  # (9, 3t)
-    bottom, top = t[..., -1, :].flatten(1), t[..., 0, :].flatten(1)
+    right, left = tiles[..., :, -1].flatten(1), tiles[..., :, 0].flatten(1)          # (9, 3t)
+    bottom, top = tiles[..., -1, :].flatten(1), tiles[..., 0, :].flatten(1)
     dh = torch.cdist(right, left) ** 2                                               # dh[a, b]: a left of b
     dv = torch.cdist(bottom, top) ** 2                                               # dv[a, b]: a above b
+    return _edge_scores(dh, dv, torch.as_tensor(perms))
+
+
+def _edge_scores(dh: torch.Tensor, dv: torch.Tensor, perms: torch.Tensor) -> torch.Tensor:
+    P = len(perms)
+    at = torch.empty_like(perms)                                                     # (P, 9): tile at cell q
+    at.scatter_(1, perms, torch.arange(N_CELLS).expand(P, N_CELLS))
+    s = torch.zeros(P, dtype=dh.dtype)
+    for r in range(GRID):
+        for q in range(GRID - 1):
+            s += dh[at[:, r * GRID + q], at[:, r * GRID + q + 1]]
+            s += dv[at[:, q * GRID + r], at[:, (q + 1) * GRID + r]]
+    return -s
+
+
+def edge_baseline(model: ContextFreeNetwork, puzzle) -> np.ndarray:
+    """The edge-matching baseline's scores over the model's set for one puzzle, (n_perms,), from its pixels only."""
+    cfg = model.config
+    x = cell_tensor(cells_of(square_crop(common.check_image(puzzle, "puzzle"))), cfg.cell, "cpu")
+    return edge_scores(centre_tiles(x, cfg.tile), permutations(model)).numpy()
+
+
+def edge_baseline_all(image: np.ndarray, perms: np.ndarray, cell: int = 19, tile: int = 16) -> np.ndarray:
+    """edge_baseline for the puzzles of every class of one image: (n_perms, n_perms), row k = puzzle k."""
+    x = cell_tensor(cells_of(square_crop(np.asarray(image))), cell, "cpu")
+    t = centre_tiles(x, tile)                                                        # (9, 3, t, t), image order
+    right, left = t[..., :, -1].flatten(1), t[..., :, 0].flatten(1)
+    bottom, top = t[..., -1, :].flatten(1), t[..., 0, :].flatten(1)
+    dh, dv = torch.cdist(right, left) ** 2, torch.cdist(bottom, top) ** 2
     perms_t = torch.as_tensor(perms)
-    P = len(perms_t)
-    # puzzle k, candidate class c: position j holds tile perms[k][j]; class c claims cell perms[c][j] is there.
-    # The candidate's reassembly puts puzzle position j back at cell perms[c][j]; score that layout.
-    scores = torch.zeros(P, P)
-    for k in range(P):
-        shown = perms_t[k]                                                           # tile at puzzle position j
-        # reassembled[perms[c][j]] = shown[j]  ->  tile at cell q under class c:
-        inv = torch.empty_like(perms_t)
-        inv.scatter_(1, perms_t, shown.expand(P, N_CELLS))                           # (P, 9): tile at cell q
-        s = torch.zeros(P)
-        for r in range(GRID):
-            for q in range(GRID - 1):
-                s += dh[inv[:, r * GRID + q], inv[:, r * GRID + q + 1]]
-                s += dv[inv[:, q * GRID + r], inv[:, (q + 1) * GRID + r]]
-        scores[k] = -s
-    return scores.numpy()
+    # puzzle k shows image tile perms[k][j] at position j: reindex the image-order costs
+    return torch.stack([_edge_scores(dh[p][:, p], dv[p][:, p], perms_t) for p in perms_t]).numpy()
+
+
+def first_layer_filters(model: ContextFreeNetwork) -> np.ndarray:
+    """The trunk's first convolution as pictures: (C, k, k, 3) float in [0, 1], each filter scaled alone."""
+    w = model.trunk[0].weight.detach().float().cpu()                                 # (C, 3, k, k)
+    w = w - w.amin(dim=(1, 2, 3), keepdim=True)
+    w = w / w.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-8)
+    return w.permute(0, 2, 3, 1).numpy()
+
+
+def tile_margin(model: ContextFreeNetwork) -> float:
+    """The gap: the fraction of a cell's side left out on each side of the tile the network sees."""
+    cfg = model.config
+    return ((cfg.cell - cfg.tile) // 2) / cfg.cell
 
 
 def load_pretrained(device="cpu", path: str | None = None) -> ContextFreeNetwork:
@@ -719,8 +755,7 @@ def evaluate(model: ContextFreeNetwork, device="cpu") -> dict:
 
     device = torch.device(device)
     model = model.to(device).eval()
-    torch.manual_seed(0)
-    rand = build_model(model.config).to(device).eval()
+    rand = build_model_like(model, seed=0)
     m: dict = {"chance_top1": 1 / model.config.n_perms, "chance_top5": min(1.0, 5 / model.config.n_perms)}
     bundled = evaluate_photos(model, device, "bundled", 16, baseline=True)
     m.update(real_top1=bundled["top1"], real_top5=bundled["top5"],
