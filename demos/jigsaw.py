@@ -70,7 +70,7 @@ def _numbered(cells_image: np.ndarray, numbers, margin: float = 0.0, colours=Non
         d.line([(0, i * c), (VIEW, i * c)], fill=(255, 255, 255), width=2)
     for j, n in enumerate(numbers):
         r, q = divmod(j, 3)
-        x, y = q * c + 8, r * c + 6
+        x, y = q * c + 8, (r + 1) * c - 32             # bottom-left: the image's label covers the top
         col = (colours or {}).get(j, (255, 255, 255))
         d.rectangle([x - 3, y - 1, x + 22, y + 26], fill=(0, 0, 0))
         d.text((x, y), str(n), fill=col, font=font)
@@ -85,14 +85,17 @@ def hamming_figure(perms: np.ndarray):
     rand = jigsaw.random_set(len(perms), seed=0)
     fig = common.new_figure(5.5, 3.0)
     ax = fig.add_subplot()
-    bins = np.arange(0.5, 10.5, 1)
-    for s, name, col in ((rand, "random set", "tab:gray"), (perms, "max-Hamming set (Algorithm 1)", "tab:blue")):
+    values = np.arange(2, 10)
+    for i, (s, name, col) in enumerate(((rand, "random set", "tab:gray"),
+                                        (perms, "max-Hamming set (Algorithm 1)", "tab:blue"))):
         d = jigsaw.hamming(s, s)[~np.eye(len(s), dtype=bool)]
-        ax.hist(d, bins=bins, alpha=0.6, color=col, density=True,
-                label=f"{name}: min {d.min()}, mean {d.mean():.2f}")
+        frac = [(d == v).mean() for v in values]
+        ax.bar(values + (i - 0.5) * 0.4, frac, width=0.4, color=col,
+               label=f"{name}: min {d.min()}, mean {d.mean():.2f}")
+    ax.set_xticks(values)
     ax.set_xlabel("Hamming distance between two classes (tiles in different places)")
     ax.set_ylabel("fraction of pairs")
-    ax.set_title(f"{len(perms)} permutations: closest pairs are the hardest to tell apart")
+    ax.set_title(f"{len(perms)} classes: close pairs are near-identical puzzles", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
     return fig
 
@@ -162,8 +165,8 @@ def build(device="cpu") -> None:
         verdict = (f"**Asked:** which of the {n} permutations made this puzzle? The truth is class **#{k}** "
                    f"(cell *j* of the puzzle shows tile {_perm_text(perm)}).\n\n"
                    f"**Answered** by {who}: **#{guess}** with probability **{probs[guess]:.0%}** — "
-                   + ("**right** ✅" if right else
-                      f"**wrong** ❌ (the truth got {probs[k]:.1%}, rank {int((probs > probs[k]).sum()) + 1})")
+                   + ("**right**." if right else
+                      f"**wrong** (the truth got {probs[k]:.1%}, rank {int((probs > probs[k]).sum()) + 1}).")
                    + f"\n\n{int((placed == np.arange(9)).sum())} of 9 tiles land in their place. "
                    f"For comparison, a solver that only matches pixels across facing tile borders says **#{base}** "
                    + ("(right)." if base == k else "(wrong).")
@@ -207,12 +210,15 @@ def build(device="cpu") -> None:
             go = gr.Button("Shuffle and solve", variant="primary", elem_id="jigsaw-solve")
         with gr.Column(scale=2):
             with gr.Row():
-                tiles_out = gr.Image(label="1. the picture cut into numbered tiles", format="png",
+                tiles_out = gr.Image(label="1. numbered tiles", format="png",
                                      elem_id="jigsaw-tiles", height=VIEW, interactive=False)
-                puzzle_out = gr.Image(label="2. the puzzle the network sees (dimmed: the gap it never sees)",
+                puzzle_out = gr.Image(label="2. the puzzle it sees",
                                       format="png", elem_id="jigsaw-puzzle", height=VIEW, interactive=False)
-                back_out = gr.Image(label="3. the network's reassembly (green: tile in place)", format="png",
+                back_out = gr.Image(label="3. its reassembly", format="png",
                                     elem_id="jigsaw-result", height=VIEW, interactive=False)
+            gr.Markdown("Dimmed in 2: the gap, the part of each cell the network never sees (it reads only "
+                        "the tile inside). Numbers: which tile of 1 sits there; in 3, green where it is in "
+                        "its place, red where not.", elem_classes="ssl-note")
             verdict = gr.Markdown(elem_id="jigsaw-verdict")
             bars = gr.Plot(label="top-5 permutations", elem_id="jigsaw-bars")
     state = common.user_state()
