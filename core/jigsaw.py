@@ -716,28 +716,86 @@ def linear_probe(f_train: torch.Tensor, y_train: np.ndarray, f_test: torch.Tenso
                  weight_decay: float = 1e-3, iters: int = 200) -> float:
     """Multinomial logistic regression on standardized features (full-batch L-BFGS); test accuracy."""
     mu, sd = f_train.mean(0), f_train.std(0).clamp_min(1e-6)
-    a, b = (f_train - mu) / sd, (f_test - mu) / sd
-    ya = torch.as_tensor(y_train)
-    n_classes = int(max(y_train.max(), y_test.max())) + 1
-    W = torch.zeros(a.shape[1], n_classes, requires_grad=True)
-    bias = torch.zeros(n_classes, requires_grad=True)
-    opt = torch.optim.LBFGS([W, bias], lr=1, max_iter=iters, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = F.cross_entropy(a @ W + bias, ya) + weight_decay * W.pow(2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    with torch.no_grad():
-        return float(((b @ W + bias).argmax(1).numpy() == y_test).mean())
+    pred = _fit_predict((f_train - mu) / sd, y_train, (f_test - mu) / sd, weight_decay, iters)
+    return float((pred == y_test).mean())
 
 
 def probe(model: ContextFreeNetwork, device="cpu", n_train: int = 1200, n_test: int = 1200) -> float:
     Xa, ya = probe_dataset(n_train, seed=1000)
     Xb, yb = probe_dataset(n_test, seed=2000)
     return linear_probe(probe_features(model, Xa, device), ya, probe_features(model, Xb, device), yb)
+
+
+OBJECT_CLASSES = {"mammal": ("animals/mammals", "animals/marsupials"), "bird": ("animals/birds",),
+                  "food": ("food/",), "plant": ("plants/",)}
+
+
+def object_probe_dataset(size: int = 48, views: int = 4, seed: int = 0):
+    """Photographed cut-outs (tuxpaint stamps) by category, on grey, split by stamp into train and test.
+
+    Returns (X_train, y_train, X_test, y_test); every stamp gives `views` random
+    views (scale, mirror, place); even-numbered stamps of each class train the
+    probe, odd ones test it, so the test objects are new to the probe.
+    """
+    from PIL import Image
+
+    from core import jigsaw_data
+
+    cache = jigsaw_data.load_cache()
+    rng = np.random.default_rng(seed)
+    sets = {"train": ([], []), "test": ([], [])}
+    for label, (name, folders) in enumerate(OBJECT_CLASSES.items()):
+        members = [i for i, n in enumerate(cache["stamp_names"]) if any(f"stamps/{f}" in n for f in folders)]
+        for rank, i in enumerate(members):
+            split = "train" if rank % 2 == 0 else "test"
+            stamp = cache["stamps"][i]
+            for _ in range(views):
+                canvas = Image.new("RGBA", (size, size), (128, 128, 128, 255))
+                side = int(size * rng.uniform(0.7, 1.0))
+                sc = side / max(stamp.shape[:2])
+                im = Image.fromarray(stamp).resize((max(1, round(stamp.shape[1] * sc)),
+                                                    max(1, round(stamp.shape[0] * sc))), Image.BILINEAR)
+                if rng.random() < 0.5:
+                    im = im.transpose(Image.FLIP_LEFT_RIGHT)
+                x, y = rng.integers(0, size - im.width + 1), rng.integers(0, size - im.height + 1)
+                canvas.alpha_composite(im, (int(x), int(y)))
+                sets[split][0].append(np.asarray(canvas.convert("RGB")))
+                sets[split][1].append(label)
+    return (np.stack(sets["train"][0]), np.array(sets["train"][1]),
+            np.stack(sets["test"][0]), np.array(sets["test"][1]))
+
+
+def object_probe(model: ContextFreeNetwork, device="cpu") -> float:
+    """Balanced accuracy (mean recall over the 4 classes; chance 25%) of a linear probe on cut-out categories."""
+    Xa, ya, Xb, yb = object_probe_dataset()
+    fa, fb = probe_features(model, Xa, device), probe_features(model, Xb, device)
+    mu, sd = fa.mean(0), fa.std(0).clamp_min(1e-6)
+    pred = _fit_predict((fa - mu) / sd, ya, (fb - mu) / sd, balanced=True)
+    return float(np.mean([(pred[yb == c] == c).mean() for c in np.unique(yb)]))
+
+
+def _fit_predict(a: torch.Tensor, ya: np.ndarray, b: torch.Tensor, weight_decay: float = 1e-3,
+                 iters: int = 200, balanced: bool = False) -> np.ndarray:
+    """Multinomial logistic regression (L-BFGS) on standardized features; class predictions for b."""
+    y = torch.as_tensor(ya)
+    n_classes = int(ya.max()) + 1
+    w_cls = None
+    if balanced:
+        counts = torch.bincount(y, minlength=n_classes).float()
+        w_cls = counts.sum() / (n_classes * counts)
+    W = torch.zeros(a.shape[1], n_classes, requires_grad=True)
+    bias = torch.zeros(n_classes, requires_grad=True)
+    opt = torch.optim.LBFGS([W, bias], lr=1, max_iter=iters, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(a @ W + bias, y, weight=w_cls) + weight_decay * W.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        return (b @ W + bias).argmax(1).numpy()
 
 
 # --------------------------------------------------------------------- evaluate (model card, bench.quality)
@@ -789,6 +847,11 @@ def evaluate(model: ContextFreeNetwork, device="cpu") -> dict:
     m["probe_acc"] = probe(model, device)
     m["probe_acc_random_init"] = probe(rand, device)
     m["probe_gain"] = m["probe_acc"] - m["probe_acc_random_init"]
+    try:                                                          # real photographed objects, 4 categories
+        m["probe_objects_acc"] = object_probe(model, device)
+        m["probe_objects_acc_random_init"] = object_probe(rand, device)
+    except FileNotFoundError:
+        pass
     perms = permutations(model)
     rs = random_set(len(perms), seed=0)
     for name, s in (("set", perms), ("random_set", rs)):
