@@ -591,8 +591,17 @@ def edge_baseline_all(image: np.ndarray, perms: np.ndarray, cell: int = 19, tile
     bottom, top = t[..., -1, :].flatten(1), t[..., 0, :].flatten(1)
     dh, dv = torch.cdist(right, left) ** 2, torch.cdist(bottom, top) ** 2
     perms_t = torch.as_tensor(perms)
-    # puzzle k shows image tile perms[k][j] at position j: reindex the image-order costs
-    return torch.stack([_edge_scores(dh[p][:, p], dv[p][:, p], perms_t) for p in perms_t]).numpy()
+    P = len(perms_t)
+    at = torch.empty_like(perms_t)                                                   # (P, 9): puzzle tile at cell q
+    at.scatter_(1, perms_t, torch.arange(N_CELLS).expand(P, N_CELLS))
+    # puzzle k shows image tile perms[k][j] at position j, so class c puts image tile perms[k][at[c, q]] at cell q
+    layout = perms_t[:, at]                                                          # (P puzzles, P classes, 9)
+    s = torch.zeros(P, P, dtype=dh.dtype)
+    for r in range(GRID):
+        for q in range(GRID - 1):
+            s += dh[layout[..., r * GRID + q], layout[..., r * GRID + q + 1]]
+            s += dv[layout[..., q * GRID + r], layout[..., (q + 1) * GRID + r]]
+    return (-s).numpy()
 
 
 def first_layer_filters(model: ContextFreeNetwork) -> np.ndarray:
@@ -720,9 +729,13 @@ def linear_probe(f_train: torch.Tensor, y_train: np.ndarray, f_test: torch.Tenso
     return float((pred == y_test).mean())
 
 
+@functools.lru_cache(maxsize=2)
+def _probe_data(n_train: int, n_test: int):
+    return probe_dataset(n_train, seed=1000) + probe_dataset(n_test, seed=2000)
+
+
 def probe(model: ContextFreeNetwork, device="cpu", n_train: int = 1200, n_test: int = 1200) -> float:
-    Xa, ya = probe_dataset(n_train, seed=1000)
-    Xb, yb = probe_dataset(n_test, seed=2000)
+    Xa, ya, Xb, yb = _probe_data(n_train, n_test)
     return linear_probe(probe_features(model, Xa, device), ya, probe_features(model, Xb, device), yb)
 
 
@@ -730,6 +743,7 @@ OBJECT_CLASSES = {"mammal": ("animals/mammals", "animals/marsupials"), "bird": (
                   "food": ("food/",), "plant": ("plants/",)}
 
 
+@functools.lru_cache(maxsize=2)
 def object_probe_dataset(size: int = 48, views: int = 4, seed: int = 0):
     """Photographed cut-outs (tuxpaint stamps) by category, on grey, split by stamp into train and test.
 
