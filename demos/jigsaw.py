@@ -161,7 +161,7 @@ def build(device="cpu") -> None:
         labels = [f"#{c}: {_perm_text(perms[c])}" for c in top]
         hl = next((i for i, c in enumerate(top) if c == k), None)
         fig = common.bar_figure(labels, probs[top].tolist(), highlight=hl, good=right,
-                                title="top-5 permutations (green/red: the true one)")
+                                title="top-5 (green or red: the true class)")
         verdict = (f"**Asked:** which of the {n} permutations made this puzzle? The truth is class **#{k}** "
                    f"(cell *j* of the puzzle shows tile {_perm_text(perm)}).\n\n"
                    f"**Answered** by {who}: **#{guess}** with probability **{probs[guess]:.0%}** — "
