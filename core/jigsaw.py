@@ -86,8 +86,9 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        # Estimated from ~0.13 s/step for batch 32 on one lightly loaded core (network ~0.09 s,
-        # sampling ~0.04 s): 3000 steps take ~7 min, plus ~2 min of evaluation, on an idle 2-core CPU.
+        # Estimated, not timed on an idle machine: the shipped run used 0.17 CPU-seconds per step on one
+        # thread (read from /proc while 7 processes shared the 2 cores), so 3000 steps take ~8.5 min of one
+        # core, plus ~1 min of evaluation. Here, shared, it took 36 min wall and reached 26% top-1.
         return cls(steps=3000, warmup=300)
 
 
