@@ -84,13 +84,14 @@ for 16 of the 24 shuffles.
 # --------------------------------------------------------------------- pictures
 
 def _label(img: np.ndarray, text: str, color=(255, 255, 255)) -> np.ndarray:
-    """Write `text` in the top-left corner of an (H, W, 3) uint8 frame on a dark box."""
+    """Write `text` in the bottom-left corner of an (H, W, 3) uint8 frame on a dark box
+    (the top-left corner is where gradio puts the component's own label)."""
     from PIL import Image, ImageDraw
     im = Image.fromarray(img)
     d = ImageDraw.Draw(im)
-    w = 9 * len(text) + 8
-    d.rectangle([0, 0, w, 18], fill=(0, 0, 0))
-    d.text((4, 3), text, fill=color)
+    w, h = 7 * len(text) + 10, im.size[1]
+    d.rectangle([0, h - 18, w, h], fill=(0, 0, 0))
+    d.text((4, h - 15), text, fill=color)
     return np.asarray(im)
 
 
@@ -311,12 +312,11 @@ def build(device) -> None:
     energy_plot = gr.Plot(label="motion energy over the clip", elem_id="sequence_sort-energy")
     sampled = gr.Image(label="1. the four frames as sampled, in time order", format="png", interactive=False,
                        elem_id="sequence_sort-sampled")
-    shuffled = gr.Image(label="2. shuffled: what the network sees (in grey, as in training's channel splitting)",
+    shuffled = gr.Image(label="2. shuffled: what the network gets (it sees them in grey; in training, one colour channel each)",
                         format="png", interactive=False, elem_id="sequence_sort-shuffled")
-    with gr.Row():
-        answer = gr.Image(label="3. the network's order (green: right; yellow: right but backwards; red: wrong)", format="png",
-                          interactive=False, elem_id="sequence_sort-answer")
-        probs = gr.Plot(label="4. the 12 order probabilities", elem_id="sequence_sort-probs")
+    answer = gr.Image(label="3. the network's order (green: right; yellow: right but backwards; red: wrong)",
+                      format="png", interactive=False, elem_id="sequence_sort-answer")
+    probs = gr.Plot(label="4. the 12 order probabilities", elem_id="sequence_sort-probs")
 
     with gr.Accordion("Shuffle & Learn: is this triplet in order?", open=True):
         with gr.Row():
