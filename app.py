@@ -25,6 +25,7 @@ from demos import overview  # noqa: E402
 # (core method, tab title, demos module): one line per method tab.
 TABS: list[tuple[str, str, str]] = [
     ("jigsaw", "Jigsaw", "demos.jigsaw"),
+    ("sequence_sort", "Sequence sort", "demos.sequence_sort"),
 ]
 
 MAX_FILE_SIZE = "100mb"        # matches core.media.MAX_FILE_MB: larger uploads are refused by the server

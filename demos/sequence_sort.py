@@ -1,0 +1,360 @@
+"""The Sequence sort tab: shuffle four frames of a clip and watch the network put them back in order.
+
+The handlers read the clip, ask core.sequence_sort for the motion-aware window
+and the order probabilities, and turn the numpy results into strips of
+frames, plots and words. No torch here.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+from functools import lru_cache
+
+import gradio as gr
+import numpy as np
+
+from core import sequence_sort as ss
+from demos import common as ui
+
+METHOD = "sequence_sort"
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+LETTERS = "ABCD"
+ALL_ORDERS = [" ".join(str(i + 1) for i in p) for p in itertools.permutations(range(4))]
+RANDOM = "random"
+LIVE_STEPS_MAX = 400
+
+IDEA = r"""
+### Sequence sort: learning from video by putting shuffled frames back in order
+
+Take four frames from a moment of a clip where something moves, shuffle them, and ask the
+network which order it is looking at. Nobody labels anything: the clip's own time is the
+answer. A clip played backwards is often as plausible as forwards, so an order and its
+reverse count as one answer: **12 classes** for the 24 ways to shuffle four frames.
+To sort frames the network has to find *what* moved and *where to*; those features then serve
+downstream tasks (here: telling which way an object moves, or its shape, with a linear probe).
+
+$$p(k \mid x_{\pi}) = \mathrm{softmax}_k\Big(W\,\big[\,g(f(x_{\pi_i}), f(x_{\pi_j}))\,\big]_{(i,j) \in \{12,23,34,13,24,14\}}\Big),
+\qquad \mathcal{L} = -\log p\big(k(\pi) \mid x_\pi\big),\quad k(\pi) = k(\pi^{\mathrm{rev}})$$
+
+$f$ is one frame trunk shared by the four frames, $g$ the pairwise module applied to each of
+the 6 frame pairs, $W$ the 12-way classifier. The slide's key aspects, all in this model:
+**motion-aware sampling** (tuples come from windows with high frame-difference energy, never
+across a scene cut), **channel splitting** (in training each frame keeps one random colour
+channel, so colour drift cannot date a frame) with **per-frame spatial jitter** (so absolute
+pixel positions cannot be compared), and **pairwise features**.
+Shuffle & Learn's binary question (*is this triplet in order?*) is a second head on the same
+features.
+
+*Lee, Huang, Singh & Yang, Unsupervised Representation Learning by Sorting Sequences, ICCV 2017
+(OPN); Misra, Zitnick & Hebert, Shuffle and Learn, ECCV 2016.*
+"""
+
+CARD_ROWS = [
+    ("12-way sorting, held-out real clips (bikes, city): learned", "real_top1", "{:.1%}"),
+    ("... counting the backwards clip's class as right too", "real_top1_either_direction", "{:.1%}"),
+    ("... random-init network", "real_top1_random_init", "{:.1%}"),
+    ("... no learning: chain the most similar frames", "real_top1_pixel_path", "{:.1%}"),
+    ("12-way sorting, held-out sprite clips: learned", "synthetic_top1", "{:.1%}"),
+    ("... counting the backwards clip's class as right too", "synthetic_top1_either_direction", "{:.1%}"),
+    ("... random-init network", "synthetic_top1_random_init", "{:.1%}"),
+    ("... no learning: chain the most similar frames", "synthetic_top1_pixel_path", "{:.1%}"),
+    ("best possible without knowing the arrow of time", "direction_blind_ceiling", "{:.1%}"),
+    ("chance", "chance", "{:.1%}"),
+    ("Shuffle & Learn verification, real (balanced accuracy; chance 50%)", "real_verify_acc", "{:.1%}"),
+    ("Shuffle & Learn verification, sprites", "synthetic_verify_acc", "{:.1%}"),
+    ("**linear probe on the frozen frame trunk: which way a sprite moves (4 ways, chance 25%): learned**",
+     "probe_direction", "{:.1%}"),
+    ("... same probe on a random-init trunk", "probe_direction_random_init", "{:.1%}"),
+    ("linear probe: sprite shape (6 ways, chance 17%): learned", "probe_shape", "{:.1%}"),
+    ("... random-init trunk", "probe_shape_random_init", "{:.1%}"),
+]
+
+LESSON = """
+**Reading these numbers.** On windows with clear motion, simply chaining the most similar frames
+(no learning at all) already sorts almost every tuple up to the direction of time: the pretext task
+is easy *in pixels*, which is why OPN fights low-level shortcuts with channel splitting and jitter. A
+high pretext score is not the goal; the point is what the trunk learns on the way, measured by the
+probe. And 2/3 is a ceiling for any sorter that cannot tell forwards from backwards: OPN's 12
+classes merge a shuffle with its mirror image (A B C D read right to left), not with the same shuffle
+of the clip played backwards; the two look identical when motion is reversible, yet differ in class
+for 16 of the 24 shuffles.
+"""
+
+
+# --------------------------------------------------------------------- pictures
+
+def _label(img: np.ndarray, text: str, color=(255, 255, 255)) -> np.ndarray:
+    """Write `text` in the bottom-left corner of an (H, W, 3) uint8 frame on a dark box
+    (the top-left corner is where gradio puts the component's own label)."""
+    from PIL import Image, ImageDraw
+    im = Image.fromarray(img)
+    d = ImageDraw.Draw(im)
+    w, h = 7 * len(text) + 10, im.size[1]
+    d.rectangle([0, h - 18, w, h], fill=(0, 0, 0))
+    d.text((4, h - 15), text, fill=color)
+    return np.asarray(im)
+
+
+def strip(frames: np.ndarray, labels: list[str], height: int = 150, colors=None) -> np.ndarray:
+    """Frames side by side at a common height, each labelled, with a thin gap."""
+    from core import media
+    out = []
+    for i, (f, lab) in enumerate(zip(frames, labels)):
+        h, w = f.shape[:2]
+        g = media.resize_image(f, (height, max(1, round(w * height / h))))
+        g = _label(g, lab, (colors or {}).get(i, (255, 255, 255)))
+        out += [g, np.full((height, 6, 3), 255, np.uint8)]
+    return np.concatenate(out[:-1], axis=1)
+
+
+def energy_figure(energy: np.ndarray, start: int, stride: int, cuts: np.ndarray, fps: float):
+    fig = ui.new_figure(6.0, 2.4)
+    ax = fig.add_subplot()
+    t = (np.arange(len(energy)) + 0.5) / fps
+    ax.plot(t, energy * 100, color="tab:blue", lw=1.2, label="frame difference")
+    for c in np.flatnonzero(cuts):
+        ax.axvline(t[c], color="tab:red", ls=":", lw=1)
+    ax.axvspan(start / fps, (start + 3 * stride) / fps, color="tab:orange", alpha=0.3, label="sampled window")
+    for k in range(4):
+        ax.axvline((start + k * stride) / fps, color="tab:orange", lw=1)
+    ax.set_xlabel("time (s)" + ("   red dotted: scene cut, skipped" if cuts.any() else ""))
+    ax.set_ylabel("motion energy (%)")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title("motion-aware sampling: where does something move?", fontsize=10)
+    return fig
+
+
+# --------------------------------------------------------------------- logic
+
+@lru_cache(maxsize=4)
+def _read(path: str, mtime: float):
+    """Decoded clip, cached per file (immutable numpy, safe to share between visitors)."""
+    v = ui.load_video_input(path, max_side=240)
+    if len(v.frames) < 4:
+        raise gr.Error(f"This clip has {len(v.frames)} frames; sorting needs at least 4. "
+                       f"Please provide {ui.media.ACCEPTED_VIDEO}.")
+    return v
+
+
+def read_clip(path):
+    ui.require(path, ui.media.ACCEPTED_VIDEO)
+    path = os.fspath(path)
+    return _read(path, os.path.getmtime(path) if os.path.exists(path) else 0.0)
+
+
+def parse_order(choice: str | None, seed: int) -> tuple[int, ...]:
+    """The shown order: original frame index at each position. "random" draws one (never the identity)."""
+    if not choice or choice == RANDOM:
+        rng = np.random.default_rng(int(seed))
+        perms = [p for p in itertools.permutations(range(4)) if p not in ((0, 1, 2, 3), (3, 2, 1, 0))]
+        return perms[int(rng.integers(len(perms)))]
+    try:
+        perm = tuple(int(c) - 1 for c in choice.split())
+        ss.order_class(perm)
+    except ValueError:
+        raise gr.Error(f"An order is four distinct numbers 1-4, like '3 1 4 2'; got {choice!r}.") from None
+    return perm
+
+
+def pick_model(shipped, user_model):
+    if user_model is not None:
+        return user_model, "your live-trained model"
+    if shipped is None:
+        raise gr.Error("This tab's model has not been trained yet: run `python -m core.train sequence_sort`.")
+    return shipped, "the shipped model"
+
+
+def sort_clip(path, stride_choice, order_choice, seed, user_model, shipped):
+    v = read_clip(path)
+    frames = v.frames
+    stride = None if stride_choice in (None, "auto") else int(stride_choice)
+    if stride and 3 * stride >= len(frames):
+        raise gr.Error(f"A stride of {stride} needs at least {3 * stride + 1} frames; this clip has {len(frames)}.")
+    start, stride = ss.pick_window(frames, stride)
+    window = frames[start:start + 3 * stride + 1:stride]
+    perm = parse_order(order_choice, seed)
+    shown = window[list(perm)]
+    model, who = pick_model(shipped, user_model)
+    probs = ss.predict(model, shown)
+    truth, backwards = ss.order_class(perm), ss.time_reversed_class(perm)
+    k = int(np.argmax(probs))
+    right = k == truth
+    energy = ss.motion_energy(frames)
+    fig_e = energy_figure(energy, start, stride, ss.scene_cuts(energy), v.fps)
+    sampled = strip(window, [f"{i + 1}  t={(start + i * stride) / v.fps:.2f}s" for i in range(4)])
+    shuffled = strip(shown, [LETTERS[j] for j in range(4)])
+    # Class k means: the strip shows frames ORDERS[k], or ORDERS[k] reversed. Lay the frames out as
+    # the reading of k that best matches the truth, so a right answer reads 1 2 3 4 (or 4 3 2 1).
+    readings = [ss.sorted_positions(k, flipped) for flipped in (False, True)]
+    times = [[perm[j] for j in r] for r in readings]
+    best = next((i for i, t in enumerate(times) if t in ([0, 1, 2, 3], [3, 2, 1, 0])), 0)
+    order = readings[best]
+    color = (120, 255, 120) if right else (255, 220, 90) if k == backwards else (255, 120, 120)
+    good = {i: color for i in range(4)}
+    answer = strip(shown[order], [f"{LETTERS[j]} (frame {perm[j] + 1})" for j in order], colors=good)
+    labels = [f"{ss.order_name(o)} or {ss.order_name(o[::-1])}" for o in ss.ORDERS]
+    fig_p = ui.bar_figure(labels, probs.tolist(), highlight=k, good=right,
+                          title="which frames does A B C D show? (12 classes)", xlabel="probability")
+    shown_name = ss.order_name(perm)
+    if right:
+        head = "**Right.**"
+    elif k == backwards:
+        head = ("**Wrong, but only about the arrow of time.** The network put the frames in a consistent "
+                "order, the one the clip would have if played backwards. The 12 classes merge a shuffle with "
+                "its mirror image (A B C D read right to left), not with the backwards clip, so for motion that "
+                "looks the same both ways (a pan, a drifting sprite) no sorter can tell these two apart.")
+    else:
+        head = "**Wrong.**"
+    verdict = (f"{head} A B C D show frames **{shown_name}**, class *{labels[truth]}* "
+               f"(probability {probs[truth]:.0%}). {who.capitalize()} answers *{labels[k]}* with "
+               f"{probs[k]:.0%} confidence (chance {ss.CHANCE:.0%}). "
+               f"Window: frames {start + 1}-{start + 3 * stride + 1}, every {stride} "
+               f"({stride / v.fps:.2f} s apart), chosen for its motion energy.")
+    notes = ui.notes_text(v.notes)
+    return fig_e, sampled, shuffled, answer, fig_p, verdict + ("\n\n" + notes if notes else "")
+
+
+def verify_triplet(path, which, seed, user_model, shipped):
+    v = read_clip(path)
+    start, stride = ss.pick_window(v.frames, None)
+    window = v.frames[start:start + 3 * stride + 1:stride]
+    trip, label = ss.triplet_question(np.random.default_rng(int(seed)), which == "in order")
+    truth = bool(label)
+    model, who = pick_model(shipped, user_model)
+    p = ss.verify(model, window[list(trip)])
+    says = p >= 0.5
+    right = says == truth
+    img = strip(window[list(trip)], [f"frame {i + 1}" for i in trip],
+                colors={i: (120, 255, 120) if right else (255, 120, 120) for i in range(3)})
+    text = (f"**{'Right' if right else 'Wrong'}.** Shown: frames {trip[0] + 1}, {trip[1] + 1}, {trip[2] + 1} "
+            f"({'in order' if truth else 'out of order'}). {who.capitalize()} says "
+            f"**{'in order' if says else 'out of order'}** (P(in order) = {p:.0%}). "
+            "Shuffle & Learn counts a triplet as in order when its middle frame lies between the other two, "
+            "forwards or backwards.")
+    return img, text
+
+
+def train_live(path, use_clip, start_from, steps, user_model, shipped, device="cpu", progress=gr.Progress()):
+    steps = int(steps)
+    if not 10 <= steps <= LIVE_STEPS_MAX:
+        raise gr.Error(f"Choose between 10 and {LIVE_STEPS_MAX} steps.")
+    config = ss.Config(steps=steps, warmup=min(100, steps // 5), synth_pool=24, photos=0, long_sources=False,
+                       p_real=0.0, p_photo=0.0, jitter_warmup=0.5)
+    frames = None
+    if use_clip:
+        frames = read_clip(path).frames
+    base = None
+    if start_from == "the shipped model":
+        base = pick_model(shipped, None)[0]
+    model, history = ss.train(config, steps, device, progress=ui.progress_callback(progress, "training"),
+                              model=base, frames=frames)
+    fig = ui.curve_figure(history, keys=("loss", "acc", "verify_acc"), title="your training run",
+                          chance=ss.CHANCE)
+    src = "your clip" if frames is not None else "fresh sprite videos"
+    msg = (f"Trained {steps} steps on {src}, starting from {start_from}. Final running 12-way accuracy "
+           f"{history['acc'][-1]:.0%} on training tuples (chance {ss.CHANCE:.0%}). The sort and verify buttons "
+           "now use your model; *Forget my model* returns to the shipped one.")
+    return model, fig, msg
+
+
+# --------------------------------------------------------------------- layout
+
+def examples() -> list[list[str]]:
+    from core import data
+    rows = [[data.example_path(data.clip_info(n)["file"])] for n in ("bikes", "city")]      # held out
+    gen = os.path.join(data.EXAMPLES, METHOD, "sprites.mp4")
+    if os.path.isfile(gen):
+        rows.append([gen])
+    rows += [[data.example_path(data.clip_info(n)["file"])] for n in ("cartwheel", "pedestrians")]
+    return rows
+
+
+def build(device) -> None:
+    try:
+        shipped = ss.load_pretrained(device)
+    except FileNotFoundError:
+        shipped = None
+    user = ui.user_state()
+    ex = examples()
+
+    def _sort(path, stride, order, seed, user_model):
+        return sort_clip(path, stride, order, seed, user_model, shipped)
+
+    def _verify(path, which, seed, user_model):
+        return verify_triplet(path, which, seed, user_model, shipped)
+
+    def _train(path, use_clip, start_from, steps, user_model, progress=gr.Progress()):
+        return train_live(path, use_clip, start_from, steps, user_model, shipped, device, progress)
+
+    def _reshuffle(seed):
+        return int(seed) + 1
+
+    def _forget():
+        return None, "Back to the shipped model."
+
+    gr.Markdown(IDEA, latex_delimiters=LATEX)
+    with gr.Row():
+        with gr.Column(scale=2):
+            video = gr.Video(label="clip (upload, or pick an example below)", value=ex[0][0], sources=["upload"],
+                             elem_id="sequence_sort-video", height=240)
+            gr.Examples(ex, inputs=[video], label="bundled clips (bikes and city are held out: never trained on)")
+        with gr.Column(scale=3):
+            with gr.Row():
+                stride = gr.Dropdown(["auto", "1", "2", "3"], value="auto", label="frame gap (stride)",
+                                     elem_id="sequence_sort-stride")
+                order = gr.Dropdown([RANDOM] + ALL_ORDERS, value=RANDOM, label="shuffle it yourself: "
+                                    "which frame goes to A B C D", elem_id="sequence_sort-order")
+                seed = gr.Number(value=0, precision=0, label="shuffle seed", minimum=0)
+            with gr.Row():
+                sort_btn = gr.Button("Shuffle and sort", variant="primary", elem_id="sequence_sort-sort")
+                again_btn = gr.Button("Shuffle again", elem_id="sequence_sort-again")
+            verdict = gr.Markdown(elem_id="sequence_sort-verdict")
+    energy_plot = gr.Plot(label="motion energy over the clip", elem_id="sequence_sort-energy")
+    sampled = gr.Image(label="1. the four frames as sampled, in time order", format="png", interactive=False,
+                       elem_id="sequence_sort-sampled")
+    shuffled = gr.Image(label="2. shuffled: what the network gets (it sees them in grey; in training, one colour channel each)",
+                        format="png", interactive=False, elem_id="sequence_sort-shuffled")
+    answer = gr.Image(label="3. the network's order (green: right; yellow: right but backwards; red: wrong)",
+                      format="png", interactive=False, elem_id="sequence_sort-answer")
+    probs = gr.Plot(label="4. the 12 order probabilities", elem_id="sequence_sort-probs")
+
+    with gr.Accordion("Shuffle & Learn: is this triplet in order?", open=True):
+        with gr.Row():
+            which = gr.Radio(["in order", "out of order"], value="out of order", label="show a triplet that is")
+            vseed = gr.Number(value=0, precision=0, label="triplet seed", minimum=0)
+            verify_btn = gr.Button("Ask", elem_id="sequence_sort-verify")
+        triplet = gr.Image(label="the triplet", format="png", interactive=False, elem_id="sequence_sort-triplet")
+        vtext = gr.Markdown(elem_id="sequence_sort-vtext")
+
+    with gr.Accordion("What it learned, and what it is for", open=True):
+        gr.Markdown("A linear classifier on the frozen frame trunk, trained with a few labels, tells which "
+                    "way a sprite moves (from two frames) and which shape it is; the same probe on a "
+                    "random-init trunk is the baseline. Sorting accuracy is measured on tuples from clips "
+                    "that training never saw, over every shuffle of each window.")
+        gr.Markdown(ui.card_markdown(METHOD, CARD_ROWS), elem_id="sequence_sort-card")
+        gr.Markdown(LESSON)
+
+    with gr.Accordion("Train it live", open=False):
+        with gr.Row():
+            use_clip = gr.Checkbox(value=False, label="train on the clip above (else on fresh sprite videos)")
+            start_from = gr.Radio(["scratch", "the shipped model"], value="scratch", label="start from")
+            steps = gr.Slider(10, LIVE_STEPS_MAX, value=150, step=10, label="steps (batch of 32 tuples each)")
+        with gr.Row():
+            train_btn = gr.Button("Train", elem_id="sequence_sort-train")
+            forget_btn = gr.Button("Forget my model")
+        curve = gr.Plot(label="training curve", elem_id="sequence_sort-curve")
+        tmsg = gr.Markdown()
+
+    outs = [energy_plot, sampled, shuffled, answer, probs, verdict]
+    sort_btn.click(ui.friendly(_sort), [video, stride, order, seed, user], outs, api_name="sequence_sort_sort")
+    again_btn.click(ui.friendly(_reshuffle), [seed], [seed], api_name="sequence_sort_reshuffle").then(
+        ui.friendly(_sort), [video, stride, order, seed, user], outs, api_name="sequence_sort_sort_again")
+    verify_btn.click(ui.friendly(_verify), [video, which, vseed, user], [triplet, vtext],
+                     api_name="sequence_sort_verify")
+    train_btn.click(ui.friendly(_train), [video, use_clip, start_from, steps, user], [user, curve, tmsg],
+                    api_name="sequence_sort_train")
+    forget_btn.click(ui.friendly(_forget), [], [user, tmsg], api_name="sequence_sort_forget")
+
+
+if __name__ == "__main__":
+    ui.launch_alone(build, "Sequence sort")
