@@ -18,29 +18,32 @@ becomes a tracker. At test time the same A copies a first-frame label map
 
 What the paper does and this small version keeps: grey input; Lab colour,
 the ab channels quantized into 16 k-means clusters fitted on training frames
-(the centres live in the model as a buffer); 3 reference frames and 1 target
-per training tuple; the inner-product pointer at temperature 1 in training and
-a lower one (0.5) at test; cross-entropy on the clusters; label propagation
-from the first frame.
+(the centres live in the model as a buffer); tuples of 4 frames, each
+coloured from 3 references; the inner-product pointer at temperature 1 in
+training and a lower one (0.5) at test; cross-entropy on the clusters; label
+propagation from the first frame.
 
 What it simplifies: a ~0.25M-parameter conv net (stride 4, dilated residual
 blocks) instead of a ResNet-18 with a 3D-conv head, so each frame is embedded
 alone (no temporal context in the features); 64x64 training crops instead of
-256x256; training data are procedural sprite videos (textured sprites, some
+256x256; every frame of a tuple is coloured from the other three in turn
+(the paper colours only the last: this gives 4x the supervision for the same
+feature maps, which is what costs on a CPU); training data are procedural
+sprite videos (textured sprites, some
 alike in grey, passing in front of each other under changing light) and a
 handful of short bundled real clips instead of Kinetics. For propagation the
 reference is the first frame (with its given labels) plus the 3 most recent
 frames (with their predicted soft labels); each target position keeps its
 top-10 reference positions; the recent frames are searched only within a
-local window of +-6 feature cells (24 px at the working size, at most 160 px), the first
-frame everywhere (objects can be anywhere by then). The baseline runs the
+local window of +-6 feature cells (24 px; frames are processed at their own
+size up to 160 px), the first frame everywhere (objects can be anywhere by
+then). The baseline runs the
 identical propagation on raw pixels: the frame's own Lab values (grey values
 for colourization) per cell, compared by negative squared distance.
 """
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -933,8 +936,10 @@ def data_card(config: Config) -> dict:
             "colour_clusters": f"k-means (k={config.n_colors}) on Lab ab of {config.kmeans_frames} training frames",
         },
         "held_out": {
-            "tracking": f"core.synthetic.sprites_video seeds {HELD_OUT_SEEDS[0]}..{HELD_OUT_SEEDS[-1]} with {HARD_VIDEO}",
-            "colourization": f"bundled clips {data.clip_names('held_out')}: reference frame t, target t+{COLOUR_GAP}",
+            "tracking": (f"core.synthetic.sprites_video seeds {HELD_OUT_SEEDS[0]}..{HELD_OUT_SEEDS[-1]} "
+                         f"with {HARD_VIDEO}; J over frames 2..32 of the 3 sprites"),
+            "colourization": (f"bundled clips {data.clip_names('held_out')}: reference frame t, target "
+                              f"t+{COLOUR_GAP}, every 8th t, pairs across shot cuts skipped"),
         },
     }
 

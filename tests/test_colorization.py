@@ -103,8 +103,8 @@ def test_model_shapes(hw):
 
 
 def test_short_training_lowers_loss_and_beats_raw_pixels_on_a_synthetic_clip():
-    cfg = C.Config(batch=6, width=32, dim=32, steps=60, warmup=5, synthetic_frac=1.0, lookalike_frac=1.0,
-                   kmeans_frames=80, lr=3e-3)
+    cfg = C.Config(batch=4, width=24, dim=24, steps=40, warmup=5, synthetic_frac=1.0, lookalike_frac=1.0,
+                   kmeans_frames=40, lr=3e-3)
     model, hist = C.train(cfg, cfg.steps, "cpu", frames=None)
     assert np.mean(hist["loss"][-2:]) < np.mean(hist["loss"][:2])
     video, _ = synthetic.sprites_video(123_456, frames=12, size=96, lookalike=True, n_sprites=3)
