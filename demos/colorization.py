@@ -37,11 +37,15 @@ No label says where anything moves, yet to copy the right colour the pointer mus
 again: it has become a **tracker**. At test time the same $A$ copies a first-frame *mask* instead of colours.
 """
 
-NOTE = """<span class="ssl-note">Tracking: each frame points into the first frame (its given mask, searched
-everywhere) and the 3 previous frames (their predicted masks, searched within 24 px); each position keeps its
-10 best matches, temperature 0.5. The raw-pixel baseline runs exactly the same propagation on the frames' own
-Lab colour values instead of learned features (the colourization baseline uses grey values: the target has no
-colour).</span>"""
+def _note(config) -> str:
+    return (f"""<span class="ssl-note">Tracking: each frame points into the first frame (its given mask, searched
+everywhere) and the {config.n_recent} previous frames (their predicted masks, searched within
+{config.radius * C.STRIDE} px); each position keeps its {config.topk} best matches
+({'cosine' if config.test_normalize else 'inner-product'} pointer, temperature {config.test_temperature:g}).
+The raw-pixel baseline runs exactly the same propagation on the frames' own Lab colour values instead of learned
+features (the colourization baseline uses grey values: the target has no colour). The learned model only ever
+sees grey.</span>""")
+
 
 CARD_ROWS = [
     ("tracking J, hard held-out sprite videos: learned", "track_J", "{:.3f}"),
@@ -237,7 +241,7 @@ def build(device) -> None:
             track_video = gr.Video(label="the mask carried through the clip", autoplay=True, loop=True,
                                    elem_id="colorization-track")
             scores = gr.Plot(label="per frame", elem_id="colorization-plot")
-            gr.Markdown(NOTE)
+            gr.Markdown(_note(shipped.config))
     if examples:
         gr.Examples(
             examples=[[common.example_file(e["video"]), common.example_file(e["mask"]), e["name"]] for e in examples],
