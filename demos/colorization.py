@@ -120,13 +120,15 @@ def _grey_rgb(frames: np.ndarray) -> np.ndarray:
     return np.repeat(g[..., None], 3, axis=-1)
 
 
-def _heat_overlay(frame: np.ndarray, heat: np.ndarray) -> np.ndarray:
-    """A reference frame, dimmed, with the pointer's weights as a heat map on top; the peak ringed."""
+def _heat_overlay(frame: np.ndarray, heat: np.ndarray, decades: float = 3.0) -> np.ndarray:
+    """A reference frame, dimmed, with the pointer's weights on top (log scale over `decades` below the
+    peak, so that a sharp pointer's runners-up still show); the peak marked."""
     from matplotlib import colormaps
 
+    heat = np.clip(1 + np.log10(np.maximum(heat, 1e-12)) / decades, 0, 1)
     rgb = colormaps["inferno"](heat)[..., :3] * 255
     base = frame.astype(np.float32) * 0.35
-    a = np.clip(heat, 0, 1)[..., None] ** 0.5
+    a = heat[..., None]
     out = base * (1 - a) + rgb * a
     y, x = np.unravel_index(np.argmax(heat), heat.shape)
     return _mark(out.clip(0, 255).astype(np.uint8), (int(y), int(x)), (0, 255, 0))
@@ -254,9 +256,9 @@ def build(device) -> None:
     with gr.Row():
         target_img = gr.Image(label="target frame (seen in grey; click a point)", format="png", height=280,
                               interactive=False, elem_id="colorization-target")
-        heat_learned = gr.Image(label="learned features: the row of A on frame 1", format="png", height=280,
+        heat_learned = gr.Image(label="learned features: the row of A on frame 1 (log scale)", format="png", height=280,
                                 interactive=False, elem_id="colorization-heat")
-        heat_raw = gr.Image(label="raw grey pixels: the row of A on frame 1", format="png", height=280,
+        heat_raw = gr.Image(label="raw grey pixels: the row of A on frame 1 (log scale)", format="png", height=280,
                             interactive=False)
     pointer_text = gr.Markdown()
 
@@ -348,9 +350,10 @@ def build(device) -> None:
         heat_r = C.pointer_map(model, frames[t], frames[0], (y, x), "raw_grey")
         spread = float((heat > 0.5).mean())
         spread_r = float((heat_r > 0.5).mean())
-        text = (f"The pointer of {who} from ({x}, {y}) in frame {t + 1}: the highlighted reference positions "
-                f"get the weight (peak ringed in green). Share of frame 1 above half the peak weight: learned "
-                f"{spread:.1%}, raw grey pixels {spread_r:.1%}: raw pixels match every spot of the same grey.")
+        text = (f"The pointer of {who} from ({x}, {y}) in frame {t + 1} (cyan cross): bright reference "
+                f"positions get the weight, shown on a log scale over three decades (the peak is marked green). "
+                f"Share of frame 1 above half the peak weight: learned {spread:.1%}, raw grey pixels "
+                f"{spread_r:.1%}: raw grey values match every spot of a similar grey.")
         return (_mark(_grey_rgb(frames[t:t + 1])[0], (y, x)), _heat_overlay(frames[0], heat),
                 _heat_overlay(frames[0], heat_r), text)
 
