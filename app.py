@@ -26,6 +26,7 @@ from demos import overview  # noqa: E402
 TABS: list[tuple[str, str, str]] = [
     ("jigsaw", "Jigsaw", "demos.jigsaw"),
     ("sequence_sort", "Sequence sort", "demos.sequence_sort"),
+    ("colorization", "Colorization tracking", "demos.colorization"),
 ]
 
 MAX_FILE_SIZE = "100mb"        # matches core.media.MAX_FILE_MB: larger uploads are refused by the server

@@ -1,0 +1,402 @@
+"""The Colorization tracking tab: colour a grey clip by pointing into its first frame, then track a mask.
+
+The core call is core.colorization (propagate, colorize_video, pointer_map,
+train); this module only turns its numpy outputs into videos, pictures,
+plots and words.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import gradio as gr
+import numpy as np
+
+from core import colorization as C
+from core import common as core_common
+from core import media
+from demos import common
+
+METHOD = "colorization"
+EXAMPLES_DIR = os.path.join(core_common.ROOT, "assets", "examples", "colorization")
+MAX_FRAMES = 48            # longer clips are cut: the click must stay within a few seconds on a CPU
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+
+IDEA = r"""
+### Colorization tracking: *Tracking Emerges by Colorizing Videos* (Vondrick et al., ECCV 2018)
+
+Colour stays with the surface it belongs to. So show a network a **grey** frame and a **coloured**
+reference frame, and ask it to colour the grey one by *pointing*: every grey position $j$ chooses,
+by similarity of learned features $f$, which reference positions $i$ to copy colour from,
+
+$$A_{ij} = \frac{\exp(f_i^\top f_j / \tau)}{\sum_k \exp(f_k^\top f_j / \tau)}, \qquad y_j = \sum_i A_{ij}\, c_i ,$$
+
+trained with cross-entropy between $y_j$ and the true colour (Lab *ab*, quantized into 16 clusters).
+No label says where anything moves, yet to copy the right colour the pointer must find the same point
+again: it has become a **tracker**. At test time the same $A$ copies a first-frame *mask* instead of colours.
+"""
+
+def _note(config) -> str:
+    return (f"""<span class="ssl-note">Tracking: each frame points into the first frame (its given mask, searched
+everywhere) and the {config.n_recent} previous frames (their predicted masks, searched within
+{config.radius * C.STRIDE} px); each position keeps its {config.topk} best matches
+({'cosine' if config.test_normalize else 'inner-product'} pointer, temperature {config.test_temperature:g}).
+The raw-pixel baseline runs exactly the same propagation on the frames' own Lab colour values instead of learned
+features (the colourization baseline uses grey values: the target has no colour). The learned model only ever
+sees grey.</span>""")
+
+
+CARD_ROWS = [
+    ("tracking J, hard held-out sprite videos: learned", "track_J", "{:.3f}"),
+    ("tracking J: raw pixels, Lab colour", "track_J_raw_lab", "{:.3f}"),
+    ("tracking J: raw pixels, grey", "track_J_raw_grey", "{:.3f}"),
+    ("colour-cluster accuracy, held-out real clips, 4 frames ahead: learned", "colour_acc", "{:.3f}"),
+    ("colour-cluster accuracy: raw grey pixels", "colour_acc_raw_pixels", "{:.3f}"),
+    ("colour-cluster accuracy: copy the same place (a still camera's free lunch)",
+     "colour_acc_copy_same_place", "{:.3f}"),
+]
+
+
+# --------------------------------------------------------------------- examples
+
+def _examples() -> list[dict]:
+    path = os.path.join(EXAMPLES_DIR, "examples.json")
+    if not os.path.isfile(path):
+        return []
+    with open(path) as f:
+        return json.loads(f.read())      # (not json.load: tests/test_app.py reads .load(x) as an event)
+
+
+def _truth_for(name: str | None, n_frames: int, hw: tuple[int, int]) -> np.ndarray | None:
+    """Ground-truth masks of a bundled example (None for clips without, or for the user's own)."""
+    for ex in _examples():
+        if ex["name"] == name and ex.get("truth"):
+            truth = np.load(file=common.example_file(ex["truth"]))["labels"].astype(np.int64)
+            if truth.shape[1:] == tuple(hw) and len(truth) >= n_frames:
+                return truth[:n_frames]
+    return None
+
+
+# --------------------------------------------------------------------- pictures (numpy only)
+
+def _caption(image: np.ndarray, text: str) -> np.ndarray:
+    """A frame with a dark caption bar below it (the player's own label covers the top)."""
+    from PIL import Image, ImageDraw
+
+    bar = Image.new("RGB", (image.shape[1], 14), (30, 30, 30))
+    ImageDraw.Draw(bar).text((3, 1), text, fill=(240, 240, 240))
+    return np.concatenate([image, np.asarray(bar)], axis=0)
+
+
+def _side_by_side(panels: list[tuple[str, np.ndarray]]) -> np.ndarray:
+    """[(caption, (T, H, W, 3))...] -> (T, H + 14, sum W + gaps, 3) with captions."""
+    T = len(panels[0][1])
+    gap = np.full((T, panels[0][1].shape[1] + 14, 4, 3), 255, np.uint8)
+    cols = []
+    for i, (text, clip) in enumerate(panels):
+        if i:
+            cols.append(gap)
+        cols.append(np.stack([_caption(f, text) for f in clip]))
+    return np.concatenate(cols, axis=2)
+
+
+def _overlay(frames: np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """Frames with each labelled object tinted in its palette colour and outlined."""
+    colour = C.labels_to_rgb(labels).astype(np.float32)
+    out = frames.astype(np.float32)
+    obj = labels > 0
+    out[obj] = (1 - alpha) * out[obj] + alpha * colour[obj]
+    edge = np.zeros_like(obj)
+    edge[:, 1:, :] |= labels[:, 1:, :] != labels[:, :-1, :]
+    edge[:, :, 1:] |= labels[:, :, 1:] != labels[:, :, :-1]
+    edge &= obj
+    out[edge] = colour[edge]
+    return out.clip(0, 255).astype(np.uint8)
+
+
+def _grey_rgb(frames: np.ndarray) -> np.ndarray:
+    g = (core_common.grey(frames) * 255).round().astype(np.uint8)
+    return np.repeat(g[..., None], 3, axis=-1)
+
+
+def _heat_overlay(frame: np.ndarray, heat: np.ndarray, decades: float = 3.0) -> np.ndarray:
+    """A reference frame, dimmed, with the pointer's weights on top (log scale over `decades` below the
+    peak, so that a sharp pointer's runners-up still show); the peak marked."""
+    from matplotlib import colormaps
+
+    heat = np.clip(1 + np.log10(np.maximum(heat, 1e-12)) / decades, 0, 1)
+    rgb = colormaps["inferno"](heat)[..., :3] * 255
+    base = frame.astype(np.float32) * 0.35
+    a = heat[..., None]
+    out = base * (1 - a) + rgb * a
+    y, x = np.unravel_index(np.argmax(heat), heat.shape)
+    return _mark(out.clip(0, 255).astype(np.uint8), (int(y), int(x)), (0, 255, 0))
+
+
+def _mark(image: np.ndarray, point: tuple[int, int], colour=(0, 255, 255)) -> np.ndarray:
+    """A small cross at point (y, x)."""
+    out = image.copy()
+    y, x = point
+    H, W = out.shape[:2]
+    r = max(3, min(H, W) // 25)
+    out[max(0, y - r):y + r + 1, max(0, x - 1):x + 2] = colour
+    out[max(0, y - 1):y + 2, max(0, x - r):x + r + 1] = colour
+    return out
+
+
+def _scores_figure(acc: dict, j: dict | None):
+    fig = common.new_figure(6.0, 2.8 if j is None else 4.6)
+    ax = fig.add_subplot(2 if j is not None else 1, 1, 1)
+    for key, style in (("learned", "-"), ("raw pixels (grey)", "--")):
+        ax.plot(np.arange(2, len(acc[key]) + 2), acc[key], style, label=key)
+    ax.set_ylabel("colour accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.set_title("pretext: colour frame t from frame 1 (share of right colour clusters)", fontsize=9)
+    ax.legend(fontsize=8)
+    if j is not None:
+        ax2 = fig.add_subplot(2, 1, 2)
+        for key, style in (("learned", "-"), ("raw pixels (Lab)", "--")):
+            ax2.plot(np.arange(2, len(j[key]) + 2), j[key], style, label=key)
+        ax2.set_ylabel("J (IoU)")
+        ax2.set_ylim(0, 1.02)
+        ax2.set_xlabel("frame")
+        ax2.set_title("tracking: J per frame against the true masks", fontsize=9)
+        ax2.legend(fontsize=8)
+    else:
+        ax.set_xlabel("frame")
+    return fig
+
+
+# --------------------------------------------------------------------- inputs
+
+def _mask_from_editor(editor) -> np.ndarray | None:
+    """Labels from the brush strokes on the first frame (None when nothing was drawn)."""
+    if not isinstance(editor, dict):
+        return None
+    layers = [np.asarray(layer) for layer in (editor.get("layers") or []) if layer is not None]
+    drawn = None
+    for layer in layers:
+        if layer.ndim != 3 or layer.shape[-1] != 4 or not (layer[..., 3] > 0).any():
+            continue
+        rgb = np.where(layer[..., 3:] > 0, layer[..., :3], 0).astype(np.uint8)
+        rgb[(layer[..., 3] > 0) & (rgb.max(-1) < 40)] = C.PALETTE[1]       # a dark brush still marks an object
+        lab = C.rgb_to_labels(rgb)
+        drawn = lab if drawn is None else np.where(lab > 0, lab, drawn)
+    return drawn
+
+
+def _first_labels(mask_image, editor, hw: tuple[int, int]) -> tuple[np.ndarray, str]:
+    drawn = _mask_from_editor(editor)
+    if drawn is not None:
+        lab, source = drawn, "your drawing"
+    elif mask_image is not None:
+        lab, source = C.rgb_to_labels(media.to_rgb_uint8(mask_image)), "the example's mask"
+    else:
+        raise gr.Error("Please draw the object to track on the first frame (the brush below the video), "
+                       "or pick a bundled example with a ready mask.")
+    if lab.shape != tuple(hw):
+        lab = core_common.resize_map(lab, hw, mode="nearest").astype(np.int64)
+    if not (lab > 0).any():
+        raise gr.Error("The mask is empty: paint over the object to track on the first frame.")
+    return lab, source
+
+
+def _model_for(shipped, mine) -> tuple[object, str]:
+    if mine is not None:
+        return mine["model"], f"**your model** ({mine['note']})"
+    return shipped, "the shipped model"
+
+
+# --------------------------------------------------------------------- build
+
+def build(device) -> None:
+    try:
+        shipped = C.load_pretrained(device)
+    except FileNotFoundError as err:
+        gr.Markdown(f"_{err}_")
+        return
+    examples = _examples()
+
+    gr.Markdown(IDEA, latex_delimiters=LATEX)
+    mine = common.user_state()                  # this visitor's own trained model
+    clip_state = gr.State(None)                 # this visitor's last clip and results, for the pointer view
+
+    with gr.Row():
+        with gr.Column(scale=1):
+            video = gr.Video(label="clip (yours, or pick an example below)", sources=["upload"],
+                             elem_id="colorization-video", height=240)
+            mask_image = gr.Image(label="first-frame mask (from the example)", format="png", type="numpy",
+                                  image_mode="RGB", height=160, interactive=False, elem_id="colorization-mask")
+            editor = gr.ImageEditor(label="or draw the object(s) on the first frame (one brush colour per object)",
+                                    type="numpy", image_mode="RGBA", sources=[], height=300,
+                                    brush=gr.Brush(colors=["#ff4040", "#40a0ff", "#ffd200"], color_mode="fixed",
+                                                   default_size=12),
+                                    layers=False, transforms=(), elem_id="colorization-editor")
+            example_name = gr.Textbox(visible=False)
+            n_frames = gr.Slider(8, MAX_FRAMES, value=32, step=1, label="frames to process")
+            run_btn = gr.Button("Colourize and track", variant="primary", elem_id="colorization-run")
+        with gr.Column(scale=2):
+            summary = gr.Markdown(elem_id="colorization-summary")
+            colour_video = gr.Video(label="pretext task: grey frames coloured from frame 1", autoplay=True,
+                                    loop=True, elem_id="colorization-colour")
+            track_video = gr.Video(label="the mask carried through the clip", autoplay=True, loop=True,
+                                   elem_id="colorization-track")
+            scores = gr.Plot(label="per frame", elem_id="colorization-plot")
+            gr.Markdown(_note(shipped.config))
+    if examples:
+        gr.Examples(
+            examples=[[common.example_file(e["video"]), common.example_file(e["mask"]), e["name"]] for e in examples],
+            inputs=[video, mask_image, example_name], example_labels=[e["description"] for e in examples],
+            label="bundled clips with a ready first-frame mask", api_name="colorization_example")
+
+    gr.Markdown("### Where does the pointer look? Click a point on the target frame")
+    with gr.Row():
+        target_idx = gr.Slider(2, MAX_FRAMES, value=9, step=1, label="target frame (frame 1 is the reference)")
+    with gr.Row():
+        target_img = gr.Image(label="target frame (seen in grey; click a point)", format="png", height=280,
+                              interactive=False, elem_id="colorization-target")
+        heat_learned = gr.Image(label="learned features: the row of A on frame 1 (log scale)", format="png", height=280,
+                                interactive=False, elem_id="colorization-heat")
+        heat_raw = gr.Image(label="raw grey pixels: the row of A on frame 1 (log scale)", format="png", height=280,
+                            interactive=False)
+    pointer_text = gr.Markdown()
+
+    gr.Markdown("### What it is for: tracking with no labels, measured on held-out data")
+    gr.Markdown(common.card_markdown(METHOD, CARD_ROWS))
+
+    gr.Markdown("### Train it live (your own model, kept for this visit only)")
+    with gr.Row():
+        steps = gr.Slider(10, 100, value=30, step=10, label="training steps")
+        start = gr.Radio(["continue from the shipped model", "from scratch"],
+                         value="continue from the shipped model", label="start")
+        data_src = gr.Radio(["the loaded clip", "bundled clips and sprite videos"], value="the loaded clip",
+                            label="train on")
+    with gr.Row():
+        train_btn = gr.Button("Train", elem_id="colorization-train")
+        forget_btn = gr.Button("Use the shipped model again")
+    train_status = gr.Markdown()
+    curve = gr.Plot(label="training curve")
+
+    # ----------------------------------------------------------------- handlers
+
+    @common.friendly
+    def on_upload(path):
+        v = common.load_video_input(path, max_side=media.MAX_SIDE)
+        return (gr.update(value={"background": v.frames[0], "layers": [], "composite": v.frames[0]}),
+                None, "")
+
+    @common.friendly
+    def on_run(path, mask, drawn, name, n, my_model):
+        t0 = time.perf_counter()
+        v = common.load_video_input(path)
+        frames = v.frames[:int(n)]
+        if len(frames) < 2:
+            raise gr.Error("The clip needs at least 2 frames.")
+        T, H, W = frames.shape[:3]
+        first, source = _first_labels(mask, drawn, (H, W))
+        model, who = _model_for(shipped, my_model)
+        coloured, acc, conf = C.colorize_video(model, frames, "learned")
+        coloured_raw, acc_raw, _ = C.colorize_video(model, frames, "raw_grey")
+        pred = C.propagate(model, frames, first, "learned")
+        pred_raw = C.propagate(model, frames, first, "raw_lab")
+        truth = _truth_for(name, T, (H, W)) if source == "the example's mask" else None
+        colour_clip = _side_by_side([("grey input", _grey_rgb(frames)), ("learned", coloured),
+                                     ("raw grey pixels", coloured_raw), ("truth", frames)])
+        panels = [("learned features", _overlay(frames, pred)), ("raw pixels (Lab)", _overlay(frames, pred_raw))]
+        j = None
+        if truth is not None:
+            panels.append(("true masks", _overlay(frames, truth)))
+            j = {"learned": C.jaccard_per_frame(pred, truth)[1:],
+                 "raw pixels (Lab)": C.jaccard_per_frame(pred_raw, truth)[1:]}
+        fps = min(v.fps, 10.0)
+        colour_path = media.save_video(colour_clip, fps, name="colourized.mp4")
+        track_path = media.save_video(_side_by_side(panels), fps, name="tracked.mp4")
+        fig = _scores_figure({"learned": acc[1:], "raw pixels (grey)": acc_raw[1:]}, j)
+        lines = [f"**Asked:** colour frames 2..{T} (seen in grey) by pointing into frame 1 (in colour). "
+                 f"**Answered** by {who}: the right colour cluster at **{acc[1:].mean():.0%}** of positions "
+                 f"(mean confidence {conf[1:].mean():.0%}); raw grey pixels: {acc_raw[1:].mean():.0%}.",
+                 f"**Tracking** {int(first.max())} object(s) from {source} through {T} frames."]
+        if j is not None:
+            lines.append(f"Mean J against the true masks: learned **{j['learned'].mean():.2f}**, raw Lab pixels "
+                         f"{j['raw pixels (Lab)'].mean():.2f}.")
+        else:
+            lines.append("No true masks for this clip after frame 1, so no J: judge the overlay by eye.")
+        lines.append(f"<span class='ssl-note'>{common.notes_text(v.notes)} {time.perf_counter() - t0:.1f} s."
+                     "</span>")
+        state = {"frames": frames}
+        t_show = min(8, T - 1)
+        return ("\n\n".join(lines), colour_path, track_path, fig, state,
+                gr.update(maximum=T, value=t_show + 1), _grey_rgb(frames[t_show:t_show + 1])[0],
+                frames[0], frames[0], "Click a point on the target frame.")
+
+    @common.friendly
+    def on_target(state, t):
+        if not state:
+            return None
+        frames = state["frames"]
+        t = int(min(max(1, int(t) - 1), len(frames) - 1))          # the slider counts frames from 1
+        return _grey_rgb(frames[t:t + 1])[0]
+
+    @common.friendly
+    def on_point(state, t, my_model, evt: gr.SelectData):
+        if not state:
+            raise gr.Error("Run an example or your clip first, then click a point on its target frame.")
+        frames = state["frames"]
+        t = int(min(max(1, int(t) - 1), len(frames) - 1))          # the slider counts frames from 1
+        x, y = int(evt.index[0]), int(evt.index[1])
+        model, who = _model_for(shipped, my_model)
+        heat = C.pointer_map(model, frames[t], frames[0], (y, x), "learned")
+        heat_r = C.pointer_map(model, frames[t], frames[0], (y, x), "raw_grey")
+        spread = float((heat > 0.5).mean())
+        spread_r = float((heat_r > 0.5).mean())
+        text = (f"The pointer of {who} from ({x}, {y}) in frame {t + 1} (cyan cross): bright reference "
+                f"positions get the weight, shown on a log scale over three decades (the peak is marked green). "
+                f"Share of frame 1 above half the peak weight: learned {spread:.1%}, raw grey pixels "
+                f"{spread_r:.1%}: raw grey values match every spot of a similar grey.")
+        return (_mark(_grey_rgb(frames[t:t + 1])[0], (y, x)), _heat_overlay(frames[0], heat),
+                _heat_overlay(frames[0], heat_r), text)
+
+    @common.friendly
+    def on_train(n_steps, start_from, source, state, my_model, progress=gr.Progress()):
+        clip = None
+        if source == "the loaded clip":
+            if not state:
+                raise gr.Error("Load a clip first (run an example or your upload), or train on the bundled data.")
+            clip = state["frames"]
+            if len(clip) < 8:
+                raise gr.Error("Training on a clip needs at least 8 frames.")
+        base = None if start_from == "from scratch" else (my_model["model"] if my_model else shipped)
+        config = base.config if base is not None else C.Config()
+        t0 = time.perf_counter()
+        model, hist = C.train(config, int(n_steps), device, progress=common.progress_callback(progress, "training"),
+                              model=base, frames=clip)
+        seconds = time.perf_counter() - t0
+        note = (f"{int(n_steps)} steps {'from scratch' if base is None else 'on top of the shipped model'} on "
+                f"{'your clip' if clip is not None else 'the bundled data'}")
+        text = (f"Trained {note} in {seconds:.0f} s: pretext loss {hist['loss'][0]:.2f} -> {hist['loss'][-1]:.2f}, "
+                f"colour accuracy {hist['acc'][-1]:.0%}. The buttons above now use **your model**; run them again.")
+        return {"model": model, "note": note}, common.curve_figure(hist, ("loss", "acc"), "your training run"), text
+
+    def on_forget():
+        return None, "Back to the shipped model."
+
+    def on_example(name):
+        return None if name else gr.update()          # a picked example's mask replaces any old drawing
+
+    example_name.change(on_example, [example_name], [editor], api_name="colorization_example_mask",
+                        api_visibility="private")
+    video.upload(on_upload, [video], [editor, mask_image, example_name], api_name="colorization_first_frame")
+    run_btn.click(on_run, [video, mask_image, editor, example_name, n_frames, mine],
+                  [summary, colour_video, track_video, scores, clip_state, target_idx, target_img, heat_learned,
+                   heat_raw, pointer_text], api_name="colorization_track")
+    target_idx.release(on_target, [clip_state, target_idx], [target_img], api_name="colorization_target")
+    target_img.select(on_point, [clip_state, target_idx, mine], [target_img, heat_learned, heat_raw, pointer_text],
+                      api_name="colorization_pointer")
+    train_btn.click(on_train, [steps, start, data_src, clip_state, mine], [mine, curve, train_status],
+                    api_name="colorization_train")
+    forget_btn.click(on_forget, None, [mine, train_status], api_name="colorization_forget")
+
+
+if __name__ == "__main__":
+    common.launch_alone(build, "Colorization tracking")

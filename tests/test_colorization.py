@@ -1,0 +1,267 @@
+"""Colorization tracking: colour maths, k-means, the pointer, the loss, propagation, the contract, the tab."""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from core import colorization as C
+from core import synthetic
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def model():
+    """The shipped model when there is one, else a small untrained one with fitted clusters."""
+    try:
+        return C.load_pretrained("cpu")
+    except FileNotFoundError:
+        cfg = C.Config(width=16, dim=16)
+        m = C.build_model(cfg)
+        m.centres.copy_(C.kmeans(torch.randn(500, 2) * 40, cfg.n_colors))
+        return m.eval()
+
+
+# --------------------------------------------------------------------- colour
+
+def test_lab_known_values_and_round_trip():
+    lab = C.rgb_to_lab(torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]))
+    np.testing.assert_allclose(lab[0].numpy(), [100, 0, 0], atol=1e-3)
+    np.testing.assert_allclose(lab[1].numpy(), [53.24, 80.09, 67.20], atol=0.02)   # sRGB red, D65
+    np.testing.assert_allclose(lab[2].numpy(), [0, 0, 0], atol=1e-3)
+    x = torch.rand(2000, 3)
+    assert (C.lab_to_rgb(C.rgb_to_lab(x)) - x).abs().max() < 1e-4
+    g = torch.rand(50)
+    np.testing.assert_allclose(C.grey_to_L(g).numpy(), C.rgb_to_lab(g[:, None].repeat(1, 3))[:, 0].numpy(),
+                               atol=1e-3)
+
+
+def test_kmeans_recovers_separated_clusters_and_quantize_matches_a_loop():
+    rng = np.random.default_rng(0)
+    true = np.array([[-60, 40], [0, 0], [50, -50], [70, 60]], np.float32)
+    pts = torch.from_numpy(np.concatenate([c + rng.normal(0, 2, (200, 2)) for c in true]).astype(np.float32))
+    centres = C.kmeans(pts, 4, seed=3)
+    found = sorted(map(tuple, np.round(centres.numpy() / 10) * 10))
+    assert found == sorted(map(tuple, np.round(true / 10) * 10))
+    ab = torch.randn(37, 2) * 50
+    q = C.quantize(ab, centres)
+    naive = [int(np.argmin([float(((a - c) ** 2).sum()) for c in centres])) for a in ab]
+    assert q.tolist() == naive
+    # the round trip: each centre is its own cluster
+    assert C.quantize(centres, centres).tolist() == list(range(4))
+
+
+# --------------------------------------------------------------------- pointer and loss
+
+def test_pointer_rows_sum_to_one_and_match_a_naive_softmax():
+    ft, fr = torch.randn(2, 5, 7), torch.randn(2, 5, 11)
+    A = C.pointer(ft, fr, temperature=0.5)
+    assert A.shape == (2, 7, 11)
+    torch.testing.assert_close(A.sum(-1), torch.ones(2, 7))
+    b, j = 1, 3
+    s = torch.tensor([float(ft[b, :, j] @ fr[b, :, i]) / 0.5 for i in range(11)])
+    torch.testing.assert_close(A[b, j], torch.exp(s) / torch.exp(s).sum(), atol=1e-6, rtol=1e-5)
+
+
+def test_colorization_loss_matches_hand_computation():
+    A = torch.tensor([[[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]])       # (1, N=2, M=3)
+    ref = torch.tensor([[0, 1, 1]])
+    tgt = torch.tensor([[1, 0]])
+    loss, acc = C.colorization_loss(A, ref, tgt, n_colors=3)
+    # y_0 = [0.5, 0.5, 0], true 1 -> -log 0.5; y_1 = [0.1, 0.9, 0], true 0 -> -log 0.1
+    assert abs(float(loss) - (-np.log(0.5) - np.log(0.1)) / 2) < 1e-6
+    assert float(acc) == 0.0        # argmax of y_0 is 0 (tie broken low), of y_1 is 1: both wrong
+
+
+def test_propagation_with_identical_frames_and_one_hot_features_copies_labels():
+    h, w, T = 6, 5, 4
+    N = h * w
+    feats = torch.eye(N).reshape(N, h, w)[None].repeat(T, 1, 1, 1)       # (T, D=N, h, w): cell i is e_i
+    labels = torch.randint(0, 3, (h, w))
+    p0 = torch.nn.functional.one_hot(labels, 3).permute(2, 0, 1).float()
+    for metric in ("dot", "l2"):
+        P = C.propagate_cells(feats, p0, metric, temperature=0.05, topk=5, n_recent=2, radius=2)
+        assert P.shape == (T, 3, h, w)
+        for t in range(T):
+            assert torch.equal(P[t].argmax(0), labels)
+
+
+# --------------------------------------------------------------------- model
+
+@pytest.mark.parametrize("hw", [(64, 64), (36, 52)])
+def test_model_shapes(hw):
+    m = C.build_model(C.Config(width=16, dim=8)).eval()
+    with torch.no_grad():
+        f = m(torch.rand(3, 1, *hw))
+    assert f.shape == (3, 8, (hw[0] + 3) // 4, (hw[1] + 3) // 4)
+    assert m.centres.shape == (16, 2)
+
+
+def test_short_training_lowers_loss_and_beats_raw_pixels_on_a_synthetic_clip():
+    cfg = C.Config(batch=4, width=24, dim=24, steps=40, warmup=5, synthetic_frac=1.0, lookalike_frac=1.0,
+                   kmeans_frames=40, lr=3e-3)
+    model, hist = C.train(cfg, cfg.steps, "cpu", frames=None)
+    assert np.mean(hist["loss"][-2:]) < np.mean(hist["loss"][:2])
+    video, _ = synthetic.sprites_video(123_456, frames=12, size=96, lookalike=True, n_sprites=3)
+    acc = {}
+    for f in ("learned", "raw_grey"):
+        hits = total = 0
+        for t in range(0, 8, 2):
+            truth = C.colour_clusters(model, video[t + 3])
+            hits += (C.predict_clusters(model, video[t + 3], video[t], f)[0] == truth).sum()
+            total += truth.size
+        acc[f] = hits / total
+    assert acc["learned"] > acc["raw_grey"], acc
+
+
+# --------------------------------------------------------------------- the contract
+
+def test_propagate_and_colorize_contract(model):
+    video, labels = synthetic.sprites_video(7, frames=6, size=60, n_sprites=2)
+    out = C.propagate(model, video, labels[0])
+    assert out.shape == (6, 60, 60) and out.dtype == np.int64
+    assert np.array_equal(out[0], labels[0])
+    assert set(np.unique(out)) <= set(np.unique(labels[0]))
+    grey = (video[3] @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
+    col = C.colorize(model, grey, video[0])
+    assert col.shape == (60, 60, 3) and col.dtype == np.uint8
+    raw = C.propagate(model, video, labels[0], features="raw_lab")
+    assert raw.shape == out.shape
+    heat = C.pointer_map(model, video[3], video[0], (30, 30))
+    assert heat.shape == (60, 60) and 0 <= heat.min() and abs(heat.max() - 1) < 1e-5
+
+
+def test_contract_rejects_bad_inputs(model):
+    video, labels = synthetic.sprites_video(1, frames=3, size=32)
+    with pytest.raises(ValueError, match="first_labels"):
+        C.propagate(model, video, labels[0][:10])
+    with pytest.raises(ValueError, match="frames"):
+        C.propagate(model, video[0], labels[0])
+    with pytest.raises(ValueError, match="0..255"):
+        C.propagate(model, video, labels[0] - 5)
+    with pytest.raises(ValueError, match="gray_target"):
+        C.colorize(model, video[0], video[0])
+    with pytest.raises(ValueError, match="features"):
+        C.propagate(model, video, labels[0], features="sift")
+    with pytest.raises(ValueError, match="outside"):
+        C.pointer_map(model, video[0], video[1], (99, 0))
+
+
+@settings(max_examples=15, deadline=None)
+@given(t=st.integers(1, 4), h=st.integers(1, 70), w=st.integers(1, 70), n=st.integers(0, 4),
+       dtype=st.sampled_from(["uint8", "float32", "int64"]))
+def test_propagate_random_inputs(model, t, h, w, n, dtype):
+    rng = np.random.default_rng(h * 100 + w)
+    frames = (rng.random((t, h, w, 3)) * (1 if dtype == "float32" else 255)).astype(dtype)
+    labels = rng.integers(0, n + 1, (h, w))
+    try:
+        out = C.propagate(model, frames, labels)
+    except ValueError as err:
+        assert min(h, w) < 8 and "pixels" in str(err)
+        return
+    assert out.shape == (t, h, w)
+    assert np.array_equal(out[0], labels)
+
+
+@settings(max_examples=15, deadline=None)
+@given(h=st.integers(1, 90), w=st.integers(1, 90), rh=st.integers(8, 90), rw=st.integers(8, 90),
+       ndim=st.sampled_from([2, 3]))
+def test_colorize_random_inputs(model, h, w, rh, rw, ndim):
+    rng = np.random.default_rng(h + w)
+    grey = rng.integers(0, 256, (h, w) if ndim == 2 else (h, w, 3)).astype(np.uint8)
+    ref = rng.integers(0, 256, (rh, rw, 3)).astype(np.uint8)
+    try:
+        out = C.colorize(model, grey, ref)
+    except ValueError as err:
+        assert ndim == 3 or min(h, w) < 8, err
+        return
+    assert out.shape == (h, w, 3) and out.dtype == np.uint8
+
+
+def test_jaccard_per_frame_hand_case():
+    truth = np.zeros((2, 4, 4), int)
+    truth[:, :2, :2] = 1
+    pred = truth.copy()
+    pred[1, :2, :1] = 0                          # half of object 1 lost in frame 1
+    j = C.jaccard_per_frame(pred, truth)
+    np.testing.assert_allclose(j, [1.0, 0.5])
+
+
+def test_config_quick_is_smaller():
+    assert C.Config.quick().steps < C.Config().steps
+    assert dataclasses.asdict(C.Config.quick())["size"] == C.Config().size
+
+
+# --------------------------------------------------------------------- the tab
+
+@pytest.fixture(scope="module")
+def tab():
+    import gradio as gr
+    from demos import colorization as D
+
+    with gr.Blocks() as demo:
+        D.build("cpu")
+    return {d.api_name: d.fn for d in demo.fns.values() if d.api_name}, D
+
+
+def _example(D, name):
+    from PIL import Image
+    ex = next(e for e in D._examples() if e["name"] == name)
+    mask = np.asarray(Image.open(D.common.example_file(ex["mask"])).convert("RGB"))
+    return D.common.example_file(ex["video"]), mask
+
+
+def test_tab_handlers_on_a_bundled_example(tab):
+    import gradio as gr
+    fns, D = tab
+    video, mask = _example(D, "sprites_a")
+    out = fns["colorization_track"](video, mask, None, "sprites_a", 10, None)
+    summary, colour, track, fig, state, slider, target, ref, ref2, note = out
+    assert "Answered" in summary and "Mean J" in summary
+    assert os.path.isfile(colour) and os.path.isfile(track) and fig is not None
+    assert state["frames"].shape[0] == 10 and target.ndim == 3
+    assert fns["colorization_target"](state, 5).shape == target.shape
+    evt = gr.SelectData(None, {"index": [64, 40], "value": None})
+    marked, heat, heat_raw, text = fns["colorization_pointer"](state, 5, None, evt)
+    assert heat.shape == state["frames"][0].shape and "pointer" in text
+    # a drawn mask (one red stroke on an RGBA layer) is used instead of the example's
+    layer = np.zeros((128, 128, 4), np.uint8)
+    layer[20:40, 20:40] = [255, 64, 64, 255]
+    out = fns["colorization_track"](video, mask, {"background": None, "layers": [layer], "composite": None},
+                                    "", 6, None)
+    assert "your drawing" in out[0] and "No true masks" in out[0]
+
+
+def test_tab_train_live_then_uses_the_users_model(tab):
+    fns, D = tab
+    video, mask = _example(D, "pedestrians")
+    state = fns["colorization_track"](video, mask, None, "pedestrians", 8, None)[4]
+    mine, fig, text = fns["colorization_train"](10, "continue from the shipped model", "the loaded clip", state, None)
+    assert mine["model"] is not None and fig is not None and "Trained" in text
+    summary = fns["colorization_track"](video, mask, None, "pedestrians", 8, mine)[0]
+    assert "your model" in summary
+
+
+def test_tab_bad_inputs_raise_gr_error(tab, tmp_path):
+    import gradio as gr
+    fns, D = tab
+    video, mask = _example(D, "city")
+    with pytest.raises(gr.Error):
+        fns["colorization_track"](None, mask, None, "", 8, None)
+    with pytest.raises(gr.Error, match="draw"):
+        fns["colorization_track"](video, None, None, "", 8, None)
+    with pytest.raises(gr.Error, match="empty"):
+        fns["colorization_track"](video, np.zeros((90, 160, 3), np.uint8), None, "", 8, None)
+    bad = tmp_path / "notavideo.mp4"
+    bad.write_text("hello")
+    with pytest.raises(gr.Error, match="video"):
+        fns["colorization_track"](str(bad), mask, None, "", 8, None)
+    with pytest.raises(gr.Error, match="Run"):
+        fns["colorization_pointer"](None, 3, None, gr.SelectData(None, {"index": [1, 1], "value": None}))
+    with pytest.raises(gr.Error, match="Load a clip"):
+        fns["colorization_train"](10, "from scratch", "the loaded clip", None, None)
