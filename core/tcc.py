@@ -65,13 +65,14 @@ HEADS = ("keypoints", "avgmax", "flatten")
 NORMS = ("video", "none")
 TRAIN_SEEDS = 1_000_000          # training videos use seeds below this
 HELD_OUT_SEED = 900_000_000      # held-out videos use seeds from here on: never trained on
+VAL_SEED = 800_000_000           # validation throws watched during training (not the held-out ones)
 
 
 # --------------------------------------------------------------------- config
 
 @dataclass
 class Config:
-    steps: int = 6000                 # ~1 h at a third of a CPU core; tau levels off well before
+    steps: int = 3000                 # ~1 h on a loaded 2-core CPU (about 1.1 s per step)
     seed: int = 0
     size: int = 64                    # input side in px: the stick figure's limbs stay 1-2 px wide
     width: int = 16                   # channels of the first conv; doubled twice (16-32-64)
@@ -79,6 +80,7 @@ class Config:
     head: str = "keypoints"           # one of HEADS: how the conv map becomes a vector
     norm: str = "video"               # one of NORMS, the embedding's last step: see video_norm
     mirror: bool = True               # embed a frame and its mirror image alike: see FrameEncoder
+    context: int = 2                  # also show the frame this many frames earlier (0: the frame alone)
     videos_per_batch: int = 4         # B: B(B-1) = 12 ordered pairs per step, more cycles per frame
     frames_per_video: int = 20        # T frames sampled per video (official: 20)
     render_frames: tuple = (32, 64)   # rendered video length range: sampled frames are unevenly spaced
@@ -93,12 +95,13 @@ class Config:
     lr: float = 1e-3                  # Adam; official 1e-4 with a pretrained ResNet, ours starts cold
     weight_decay: float = 1e-5
     warmup: int = 200
+    val_every: int = 250              # log Kendall's tau on 4 validation throws every this many steps (0: never)
 
     @classmethod
     def quick(cls) -> "Config":
-        # 2-core unloaded: ~0.13 s/step measured (see the report); 2500 steps ~ 6 min
+        # 2-core unloaded: ~0.35 s/step (see the report); 1000 steps ~ 6 min
         # plus the pool render and the evaluation, inside the 10-minute budget.
-        return cls(steps=2500, pool=96)
+        return cls(steps=1000, pool=96)
 
 
 # --------------------------------------------------------------------- helpers
@@ -108,6 +111,16 @@ def sample_indices(rng: np.random.Generator, n: int, t: int) -> np.ndarray:
     if n >= t:
         return np.sort(rng.choice(n, size=t, replace=False))
     return np.sort(rng.integers(0, n, size=t))
+
+
+def context_indices(idx: np.ndarray, stride: int) -> np.ndarray:
+    """The context frame of each frame: `stride` frames earlier, clamped at the first frame: (T,) -> (T,).
+
+    As the official code's context frames: the encoder sees a frame and one
+    a little before it (so motion, and what is static background), never
+    where in the video they are.
+    """
+    return np.maximum(np.asarray(idx) - stride, 0)
 
 
 def augment(clip: torch.Tensor, rng: np.random.Generator, size: int, crop: float) -> torch.Tensor:
@@ -167,7 +180,10 @@ class ClipPool:
                 render_clip(self._seed(), self.config))
 
     def batch(self, device) -> tuple[torch.Tensor, torch.Tensor]:
-        """frames (B, T, 3, H, W) in [0, 1] and times (B, T) in [0, 1): frame index / video length."""
+        """frames (B, T, C, H, W) in [0, 1] and times (B, T) in [0, 1): frame index / video length.
+
+        C = 3, or 6 with a context frame (see context_indices) stacked after each frame.
+        """
         c = self.config
         n = min(c.videos_per_batch, len(self.clips)) if not self.fresh else c.videos_per_batch
         pick = self.rng.choice(len(self.clips), size=n, replace=len(self.clips) < n)
@@ -175,7 +191,9 @@ class ClipPool:
         for k in pick:
             clip = self.clips[int(k)]
             idx = sample_indices(self.rng, len(clip), c.frames_per_video)
-            xs.append(augment(clip[torch.as_tensor(idx)], self.rng, c.size, c.crop))
+            both = np.concatenate([idx, context_indices(idx, c.context)])   # frames, then their context
+            x = augment(clip[torch.as_tensor(both)], self.rng, c.size, c.crop)  # one transform for all
+            xs.append(torch.cat([x[:len(idx)], x[len(idx):]], 1) if c.context else x)
             ts.append(torch.as_tensor(idx / len(clip), dtype=torch.float32))
         return torch.stack(xs).to(device), torch.stack(ts).to(device)
 
@@ -194,7 +212,7 @@ class FrameEncoder(nn.Module):
         super().__init__()
         w = config.width
         self.trunk = nn.Sequential(
-            _block(3, w, 2), _block(w, w, 1),               # (N, w, H/2, W/2)
+            _block(6 if config.context else 3, w, 2), _block(w, w, 1),   # (N, w, H/2, W/2)
             _block(w, 2 * w, 2), _block(2 * w, 2 * w, 1),   # (N, 2w, H/4, W/4)
             _block(2 * w, 4 * w, 2), _block(4 * w, 4 * w, 1),  # (N, 4w, H/8, W/8)
         )
@@ -217,7 +235,7 @@ class FrameEncoder(nn.Module):
         self.head = nn.Sequential(nn.Linear(feat, 128), nn.ReLU(inplace=True), nn.Linear(128, config.dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) -> (N, D). With config.mirror, h(x) + h(flip x): a mirror-invariant embedding.
+        """(N, C, H, W) -> (N, D). With config.mirror, h(x) + h(flip x): a mirror-invariant embedding.
 
         Why: a thrower facing left runs the action right to left. An encoder
         that reads where things are (the ball's x) can then align a mirrored
@@ -368,7 +386,8 @@ def tcc_loss(emb: torch.Tensor, times: torch.Tensor, config: Config) -> tuple[to
         emb: (B, T, D) frame embeddings of B videos.
         times: (B, T) normalised time of each sampled frame.
     Returns:
-        loss (scalar) and {"acc": fraction of cycles whose argmax returns to the start frame}.
+        loss (scalar) and {"acc": fraction of cycles whose argmax returns to the start frame,
+        "tau": Kendall's tau of the nearest-neighbour alignment of video 0 to video 1}.
     """
     B, T, _ = emb.shape
     if B < 2:
@@ -386,8 +405,10 @@ def tcc_loss(emb: torch.Tensor, times: torch.Tensor, config: Config) -> tuple[to
                                      variance=config.loss == "regression_var")
     else:
         raise ValueError(f"unknown loss {config.loss!r}; choose one of {LOSSES}")
-    acc = (logits.argmax(-1) == target).float().mean()
-    return loss, {"acc": float(acc)}
+    with torch.no_grad():
+        acc = float((logits.argmax(-1) == target).float().mean())
+        nn_idx = scaled_similarity(emb[0], emb[1], 1.0).argmax(-1).cpu().numpy()   # (T,) video 0 -> 1
+    return loss, {"acc": acc, "tau": kendalls_tau(np.arange(T), nn_idx) if nn_idx.std() > 0 else 0.0}
 
 
 # --------------------------------------------------------------------- training step
@@ -430,9 +451,9 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
     model.to(device)
     pool = ClipPool(config, rng, videos)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    history = common.new_history("loss", "acc")
+    history = common.new_history("loss", "acc", "tau")
     tick = common.Ticker(progress, steps)
-    t0, last_log = time.monotonic(), -1
+    t0 = time.monotonic()
     window = []
     for step in range(1, steps + 1):
         common.set_lr(optimizer, common.cosine_lr(step - 1, steps, config.lr, min(config.warmup, steps // 5)))
@@ -444,7 +465,13 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
         if step % max(1, min(25, steps // 20)) == 0 or step == steps:
             avg = {k: float(np.mean([r[k] for r in window])) for k in window[0]}
             common.log(history, step, avg)
-            window, last_log = [], step
+            window = []
+        if config.val_every and (step % config.val_every == 0 or step == steps):
+            history.setdefault("val_step", []).append(step)
+            history.setdefault("val_tau", []).append(validation_tau(model, device))
+            model.train()
+        if history.get("val_tau"):
+            rec["val_tau"] = history["val_tau"][-1]
         tick(step, {**rec, "s": time.monotonic() - t0})
     model.eval()
     return model, history
@@ -461,10 +488,15 @@ def embed(model: TCCModel, frames, batch: int = 64) -> np.ndarray:
     """
     frames = common.check_frames(frames)
     device = next(model.parameters()).device
+    stride = model.config.context
     out = []
     with torch.inference_mode():
         for k in range(0, len(frames), batch):
-            x = common.frames_to_tensor(frames[k:k + batch], model.config.size, device)
+            idx = np.arange(k, min(k + batch, len(frames)))
+            x = common.frames_to_tensor(frames[idx], model.config.size, device)
+            if stride:
+                ctx = common.frames_to_tensor(frames[context_indices(idx, stride)], model.config.size, device)
+                x = torch.cat([x, ctx], 1)                           # (n, 6, S, S)
             out.append(model.encoder(x).float().cpu())
         e = torch.cat(out)                                           # (T, D)
         if model.config.norm == "video":
@@ -644,6 +676,14 @@ def _scores(embs, phases) -> dict:
             acc.append(phase_accuracy(embs[i], labels[i], embs[j], labels[j]))
             cyc.append(cycle_consistency_rate(embs[i], embs[j], tolerance=1))
     return {"tau": float(np.mean(tau)), "phase_acc": float(np.mean(acc)), "cycle_rate": float(np.mean(cyc))}
+
+
+def validation_tau(model: TCCModel, device="cpu", n: int = 4) -> float:
+    """Mean Kendall's tau over the ordered pairs of n validation throws (seeds apart from the held-out set)."""
+    model.eval()
+    embs = [embed(model, v) for v, _ in held_out_videos(n, frames=32, size=model.config.size, seed=VAL_SEED)]
+    taus = [alignment_tau(embs[i], embs[j]) for i in range(n) for j in range(n) if i != j]
+    return float(np.mean([0.0 if math.isnan(t) else t for t in taus]))
 
 
 def evaluate(model: TCCModel, device="cpu", n_videos: int = 10, n_retimed: int = 4, baselines: bool = True) -> dict:
