@@ -160,6 +160,34 @@ def test_phase_transfer_and_match_distance():
         tcc.transfer_labels(b, a, [0, 1])
 
 
+def test_context_indices_clamp_at_the_start():
+    np.testing.assert_array_equal(tcc.context_indices(np.array([0, 1, 3, 7]), 2), [0, 0, 1, 5])
+    np.testing.assert_array_equal(tcc.context_indices(np.array([0, 4]), 0), [0, 4])
+
+
+def test_video_norm_removes_a_videos_offset_and_scale():
+    g = torch.Generator().manual_seed(5)
+    e = torch.randn(2, 6, 4, generator=g, dtype=torch.float64)
+    out = tcc.video_norm(e)
+    torch.testing.assert_close(out.mean(1), torch.zeros(2, 4, dtype=torch.float64))
+    torch.testing.assert_close(out.pow(2).mean(dim=(1, 2)), torch.ones(2, dtype=torch.float64), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(tcc.video_norm(e * 3 + 7), out, rtol=1e-5, atol=1e-5)
+
+
+def test_mirror_invariant_encoder_and_no_time_input():
+    model = tcc.build_model(TINY).eval()
+    frames, _ = synthetic.action_video(8, frames=10, size=40)
+    e = tcc.embed(model, frames)
+    np.testing.assert_allclose(tcc.embed(model, frames[:, :, ::-1]), e, rtol=1e-4, atol=1e-4)
+    # a frame's embedding depends on its pixels (and its context frame), not on where it sits:
+    # the same frames in a longer video, before centring, embed the same
+    raw = dataclasses.replace(TINY, norm="none")
+    m2 = tcc.build_model(raw).eval()
+    e1 = tcc.embed(m2, frames)
+    e2 = tcc.embed(m2, np.concatenate([frames[:1].repeat(5, 0), frames]))[5:]
+    np.testing.assert_allclose(e1[2:], e2[2:], rtol=1e-4, atol=1e-4)
+
+
 def test_pca_2d_shapes():
     rng = np.random.default_rng(0)
     pa, pb = tcc.pca_2d(rng.normal(size=(10, 6)), rng.normal(size=(7, 6)))
@@ -174,8 +202,10 @@ def test_model_shapes():
     model = tcc.build_model(TINY)
     for head in tcc.HEADS:
         m = tcc.build_model(dataclasses.replace(TINY, head=head))
-        assert m(torch.rand(2, 5, 3, 32, 32)).shape == (2, 5, TINY.dim)
-    assert model.encoder(torch.rand(4, 3, 32, 32)).shape == (4, TINY.dim)
+        assert m(torch.rand(2, 5, 6, 32, 32)).shape == (2, 5, TINY.dim)      # frame + context frame
+    assert model.encoder(torch.rand(4, 6, 32, 32)).shape == (4, TINY.dim)
+    alone = tcc.build_model(dataclasses.replace(TINY, context=0))
+    assert alone(torch.rand(2, 5, 3, 32, 32)).shape == (2, 5, TINY.dim)
     with pytest.raises(ValueError, match="unknown head"):
         tcc.build_model(dataclasses.replace(TINY, head="transformer"))
 
