@@ -453,7 +453,7 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
         model = copy.deepcopy(model)
         config = dataclasses.replace(model.config, **{k: getattr(config, k) for k in
                                      ("steps", "seed", "lr", "warmup", "loss", "videos_per_batch",
-                                      "frames_per_video", "weight_decay")})
+                                      "frames_per_video", "weight_decay", "val_every")})
         model.config = config
     model.to(device)
     pool = ClipPool(config, rng, videos)

@@ -315,14 +315,14 @@ def make_handlers(models: dict):
         frames_b, _, _ = _load(path_b, "2")
         steps = int(np.clip(int(steps or LIVE_STEPS[2]), LIVE_STEPS[0], LIVE_STEPS[1]))
         config = tcc.Config(steps=steps, warmup=5, lr=5e-4 if start_from != "from scratch" else 2e-3,
-                            videos_per_batch=2, frames_per_video=16)
+                            videos_per_batch=2, frames_per_video=16, val_every=0)
         if start_from == "from scratch":
             base = None
         elif start_from == "my trained model" and user_model is not None:
             base = user_model
         else:
             base = models["shipped"]()
-        before = _tau(base or tcc.build_model(config), frames_a, frames_b) if base is not None else None
+        before = _tau(base, frames_a, frames_b) if base is not None else None
         model, history = tcc.train(config, steps, models["device"], progress=progress_callback(progress, "TCC"),
                                    model=base, videos=[frames_a, frames_b])
         model = model.cpu().eval() if models["device"] != "cpu" else model
