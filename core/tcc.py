@@ -728,8 +728,8 @@ TARGETS = {
     "phase_acc": (">=", 0.85),
     "tau_gain_over_best_baseline": (">", 0.0),
     "phase_acc_gain_over_best_baseline": (">", 0.0),
-    "retimed_frame_error": ("<=", "retimed_frame_error_random_init"),
 }
+# retimed_frame_error (the issue asks for it without a threshold) is reported, not targeted.
 
 
 def data_card(config: Config) -> dict:
