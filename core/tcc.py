@@ -94,6 +94,7 @@ class Config:
     pace: tuple = (0.6, 1.7)          # pace range (log-uniform) of the rendered throw
     pool: int = 160                   # rendered videos kept in memory (rendering is slower than a step)
     refresh_every: int = 2            # replace one pool video every this many steps: fresh seeds all along
+    takes: float = 0.0                # share of batches made of two takes (paces) of each scene: see ClipPool
     crop: float = 0.8                 # random crop keeps at least this fraction of each side
     loss: str = "regression_var"      # one of LOSSES; the official default
     temperature: float = 0.1          # softmax temperature on distance / D (official)
@@ -153,13 +154,17 @@ def augment(clip: torch.Tensor, rng: np.random.Generator, size: int, crop: float
     return x.clamp(0, 1)
 
 
-def render_clip(seed: int, config: Config) -> np.ndarray:
-    """One training throw (T, S, S, 3) uint8, rendered a little larger than the input (room to crop)."""
+def render_clip(seed: int, config: Config, take: int = 0) -> np.ndarray:
+    """One training throw (T, S, S, 3) uint8, rendered a little larger than the input (room to crop).
+
+    take > 0: the same scene and thrower (same seed, same length) at another pace: a second take.
+    """
     from core import synthetic
 
     rng = np.random.default_rng(seed + 7)
     frames = int(rng.integers(config.render_frames[0], config.render_frames[1] + 1))
-    pace = float(np.exp(rng.uniform(math.log(config.pace[0]), math.log(config.pace[1]))))
+    for _ in range(take + 1):
+        pace = float(np.exp(rng.uniform(math.log(config.pace[0]), math.log(config.pace[1]))))
     side = int(round(config.size / math.sqrt(config.crop * 0.5 + 0.5)))
     video, _ = synthetic.action_video(seed, frames=frames, size=side, pace=pace)
     return video
@@ -175,16 +180,29 @@ class ClipPool:
             self.clips = [common.frames_to_tensor(common.check_frames(v, "video", 2), side) for v in videos]
             self.fresh = False
         else:
-            self.clips = [common.frames_to_tensor(render_clip(self._seed(), config)) for _ in range(config.pool)]
+            # with config.takes, clips 2k and 2k+1 are two takes of one scene
+            n = config.pool // 2 * 2 if config.takes else config.pool
+            self.clips = [None] * n
+            for k in range(0, n, 2 if config.takes else 1):
+                self._render(k)
             self.fresh = True
 
-    def _seed(self) -> int:
-        return int(self.rng.integers(0, TRAIN_SEEDS))
+    def _render(self, k: int) -> None:
+        seed = int(self.rng.integers(0, TRAIN_SEEDS))
+        if self.config.takes:
+            k = k // 2 * 2
+            self.clips[k + 1] = common.frames_to_tensor(render_clip(seed, self.config, take=1))
+        self.clips[k] = common.frames_to_tensor(render_clip(seed, self.config))
 
     def refresh(self) -> None:
         if self.fresh:
-            self.clips[int(self.rng.integers(len(self.clips)))] = common.frames_to_tensor(
-                render_clip(self._seed(), self.config))
+            self._render(int(self.rng.integers(len(self.clips))))
+
+    def _pick(self, n: int) -> np.ndarray:
+        if self.fresh and self.config.takes and n % 2 == 0 and self.rng.random() < self.config.takes:
+            scenes = self.rng.choice(len(self.clips) // 2, size=n // 2, replace=False)
+            return np.stack([2 * scenes, 2 * scenes + 1], 1).ravel()
+        return self.rng.choice(len(self.clips), size=n, replace=len(self.clips) < n)
 
     def batch(self, device) -> tuple[torch.Tensor, torch.Tensor]:
         """frames (B, T, C, H, W) in [0, 1] and times (B, T) in [0, 1): frame index / video length.
@@ -193,7 +211,7 @@ class ClipPool:
         """
         c = self.config
         n = min(c.videos_per_batch, len(self.clips)) if not self.fresh else c.videos_per_batch
-        pick = self.rng.choice(len(self.clips), size=n, replace=len(self.clips) < n)
+        pick = self._pick(n)
         xs, ts = [], []
         for k in pick:
             clip = self.clips[int(k)]

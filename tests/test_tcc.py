@@ -287,6 +287,17 @@ def test_short_run_aligns_the_pair_better_than_random_init():
     assert np.mean(after) > np.mean(before) + 0.1, (before, after)
 
 
+def test_two_takes_share_a_scene_at_another_pace():
+    cfg = dataclasses.replace(TINY, takes=1.0, pool=4)
+    a, b = tcc.render_clip(5, cfg), tcc.render_clip(5, cfg, take=1)
+    assert a.shape == b.shape and np.array_equal(a[0], b[0]) and not np.array_equal(a, b)
+    pool = tcc.ClipPool(cfg, np.random.default_rng(0))
+    pick = pool._pick(4)
+    assert sorted(pick[::2] // 2) == sorted(pick[1::2] // 2) and len(set(pick.tolist())) == 4
+    clips, times = pool.batch("cpu")
+    assert clips.shape == (3, cfg.frames_per_video, 6, cfg.size, cfg.size) and times.shape == clips.shape[:2]
+
+
 def test_train_from_scratch_on_rendered_throws_runs():
     model, history = tcc.train(dataclasses.replace(TINY, refresh_every=1), 3, "cpu")
     assert history["step"][-1] == 3 and np.isfinite(history["loss"]).all()
