@@ -107,9 +107,11 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        # 2-core unloaded: ~0.35 s/step (see the report); 1000 steps ~ 6 min
-        # plus the pool render and the evaluation, inside the 10-minute budget.
-        return cls(steps=1000, pool=96)
+        # Measured on the shared 2-core machine (load ~5, one thread): 1000 steps in
+        # 570 s. Two takes per scene in half the batches (chosen by validation tau:
+        # 0.20 with them, -0.05 without, at 1000 steps); the plain recipe needs longer
+        # to take off from scratch.
+        return cls(steps=1000, pool=96, takes=0.5)
 
 
 # --------------------------------------------------------------------- helpers
