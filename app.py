@@ -27,6 +27,7 @@ TABS: list[tuple[str, str, str]] = [
     ("jigsaw", "Jigsaw", "demos.jigsaw"),
     ("sequence_sort", "Sequence sort", "demos.sequence_sort"),
     ("colorization", "Colorization tracking", "demos.colorization"),
+    ("tcc", "TCC alignment", "demos.tcc"),
 ]
 
 MAX_FILE_SIZE = "100mb"        # matches core.media.MAX_FILE_MB: larger uploads are refused by the server
