@@ -200,6 +200,16 @@ def _photo_crops(files: list[str], n: int, size: int, rng: np.random.Generator) 
     return [crops[i] for i in order]
 
 
+def _square(frame: np.ndarray, size: int) -> np.ndarray:
+    """Centre square crop resized to size x size (for training on real frames)."""
+    from core.media import resize_image
+
+    h, w = frame.shape[:2]
+    s = min(h, w)
+    y, x = (h - s) // 2, (w - s) // 2
+    return resize_image(np.ascontiguousarray(frame[y:y + s, x:x + s]), (size, size))
+
+
 # The training photos: every package fetched into data/sources except the bundled
 # held-out photos (assets/examples/photos), which only the evaluation uses.
 TRAIN_PHOTO_PACKAGES = ("mate-backgrounds", "lomiri-wallpapers-16.04", "lxqt-themes", "palapeli-data",
@@ -559,16 +569,6 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
     return model.eval(), history
 
 
-def _square(frame: np.ndarray, size: int) -> np.ndarray:
-    """Centre square crop resized to size x size (for training on real frames)."""
-    from core.media import resize_image
-
-    h, w = frame.shape[:2]
-    s = min(h, w)
-    y, x = (h - s) // 2, (w - s) // 2
-    return resize_image(np.ascontiguousarray(frame[y:y + s, x:x + s]), (size, size))
-
-
 # --------------------------------------------------------------------- inference
 
 def _input_size(h: int, w: int, size: int) -> tuple[int, int]:
@@ -806,7 +806,7 @@ def quick_check(model: AVOLNet, device="cpu", n: int = 48) -> dict:
     heat = np.clip(common.resize_map(own["heat"], (size, size)), 0, 1)
     lm = localization_metrics(heat, np.stack([s[4] for s in scenes]))
     return {"n": n, "corr_acc": float(((own["score"] >= 0.5).mean() + (neg["score"] < 0.5).mean()) / 2),
-            "pointing": lm["pointing"]}
+            "corr_auc": _auc(own["score"], neg["score"]), "pointing": lm["pointing"]}
 
 
 def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
