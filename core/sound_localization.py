@@ -38,8 +38,13 @@ What this small version simplifies:
   CC0 recordings; one object sounds. Half the scenes sit on crops of real
   photographs. Negatives take the audio of another scene whose sounding class
   is not in the frame, because a visible-but-silent drum makes a drum sound a
-  true match as far as any picture can tell. A tenth of the negatives are
-  near-silence, so that "nothing sounds" also means "no match"; the other
+  true match as far as any picture can tell (such pairs are left out).
+- Every frame of a batch meets every sound of the batch: one positive per
+  frame and all its valid negatives, and the loss weighs positives and
+  negatives 50/50, which is the paper's objective (half positives, half
+  negatives) estimated with many negatives per step instead of one, for the
+  same cost in the trunks. A few near-silent sounds join each batch as
+  negatives, so that "nothing sounds" also means "no match"; the other
   negatives are real sounds at the same loudness as the positives, so loudness
   alone tells nothing.
 """
@@ -836,8 +841,11 @@ def data_card(config: Config) -> dict:
         "sounds": "CC0 Sonic Pi samples (Debian sonic-pi-samples), two per class, random take/pitch/gain "
                   "(assets/examples/sounds, see LICENSES.md)",
         "photo_backgrounds": {k: {"files": len(v), "licence": PHOTO_SOURCES[k][1]} for k, v in photos.items()},
-        "negatives": ("audio of another scene in the batch whose sounding class is not in the frame; "
-                      f"{config.silent_frac:.0%} of negatives are near-silence"),
+        "negatives": ("every frame of a batch against every sound of the batch: its own sound is the positive, "
+                      "the sounds of other scenes whose sounding class is not in the frame are negatives "
+                      "(look-alikes, a visible but silent object of the sounding class, are left out), plus "
+                      f"{max(1, round(config.batch * config.silent_frac))} near-silent sounds per step; "
+                      "BCE weighs positives and negatives 50/50"),
         "held_out": (f"{N_CORR} + {N_LOC} scenes with seeds from {EVAL_SEED} (never drawn in training): half on "
                      "av_scene's procedural backgrounds, half on crops of the bundled photos "
                      "(assets/examples/photos, held out from every training set)"),
