@@ -28,6 +28,7 @@ TABS: list[tuple[str, str, str]] = [
     ("sequence_sort", "Sequence sort", "demos.sequence_sort"),
     ("colorization", "Colorization tracking", "demos.colorization"),
     ("tcc", "TCC alignment", "demos.tcc"),
+    ("sound_localization", "Sound localization", "demos.sound_localization"),
 ]
 
 MAX_FILE_SIZE = "100mb"        # matches core.media.MAX_FILE_MB: larger uploads are refused by the server

@@ -1,0 +1,317 @@
+"""Sound localization (AVOL-Net): spectrogram, model, loss, sampler, contract, a short training run, the tab."""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from core import synthetic
+from core import sound_localization as sl
+
+torch.set_num_threads(1)
+HAVE_WEIGHTS = os.path.isfile(os.path.join(os.path.dirname(os.path.dirname(__file__)), "assets", "models",
+                                           "sound_localization.pt"))
+
+
+@pytest.fixture(scope="module")
+def model():
+    return sl.random_init(sl.Config(), "cpu", seed=0)
+
+
+def tone(freq: float, seconds: float = 1.0, rate: int = sl.SAMPLE_RATE, amp: float = 0.5) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+# --------------------------------------------------------------------- spectrogram
+
+def test_spectrogram_of_a_pure_tone_peaks_in_its_bin_at_its_level():
+    k = 32                                               # 32 * 16000 / 512 = 1000 Hz
+    freq = k * sl.SAMPLE_RATE / sl.N_FFT
+    spec = sl.log_spectrogram(torch.from_numpy(tone(freq, amp=0.5))[None])[0].numpy()
+    assert spec.shape == (sl.N_BINS, sl.N_FRAMES) == (257, 63)
+    inner = spec[:, 2:-2]                                # frames whose window lies inside the signal
+    assert (inner.argmax(0) == k).all()
+    # a sine of amplitude A centred on a bin reads 20 log10(A) dB
+    assert np.allclose(inner[k], 20 * math.log10(0.5), atol=0.05)
+    # the Hann window's side lobes fall fast: two bins away is far below the peak
+    assert (inner[k + 3] < inner[k] - 30).all()
+    assert spec.min() >= sl.DB_FLOOR
+
+
+def test_spectrogram_of_silence_is_at_the_floor_and_tone_resampled_from_48k_keeps_its_bin():
+    assert (sl.log_spectrogram(torch.zeros(1, sl.N_SAMPLES)) == sl.DB_FLOOR).all()
+    spec = sl.spectrogram(tone(2000.0, rate=48000), 48000)
+    assert spec.shape == (257, 63)
+    assert (spec[:, 2:-2].argmax(0) == 64).all()         # 2000 Hz / 31.25 Hz
+
+
+# --------------------------------------------------------------------- model
+
+def test_model_shapes(model):
+    x = torch.rand(3, 3, 64, 64)
+    a = torch.randn(5, sl.N_SAMPLES) * 0.1
+    assert model.vision(x).shape == (3, 32, 16, 16)
+    assert model.audio(a).shape == (5, 32)
+    out = model(x, a[:3])                                      # frame i with sound i
+    assert out["heat"].shape == out["sim"].shape == (3, 16, 16) and out["score"].shape == (3,)
+    labels = torch.tensor([[1, 0, 0, -1, 0], [0, 1, 0, 0, 0], [0, 0, 1, 0, -1]])
+    out = model(x, a, labels)                                  # every frame with every sound
+    assert out["heat"].shape == (3, 5, 16, 16) and out["score"].shape == (3, 5) and out["loss"].ndim == 0
+    assert torch.allclose(out["sim"][[0, 1, 2], [0, 1, 2]], model(x, a[:3])["sim"], atol=1e-5)
+    # non-square frames keep their aspect: the map follows
+    assert model.vision(torch.rand(1, 3, 64, 112)).shape == (1, 32, 16, 28)
+
+
+def test_max_pool_score_is_the_heatmap_max_before_calibration(model):
+    torch.manual_seed(0)
+    with torch.no_grad():
+        model.log_alpha.fill_(math.log(3.0))
+        model.beta.fill_(-0.7)
+        out = model(torch.rand(4, 3, 64, 64), torch.randn(4, sl.N_SAMPLES) * 0.1)
+    sim = out["sim"].flatten(1)
+    # max-pool of the raw similarity, then the calibration, is the score ...
+    assert torch.allclose(out["score_logit"], 3.0 * sim.max(1).values - 0.7, atol=1e-5)
+    # ... and, the calibration being monotone, the heatmap's maximum and its place
+    assert torch.allclose(out["score"], out["heat"].flatten(1).max(1).values, atol=1e-6)
+    assert (sim.argmax(1) == out["heat"].flatten(1).argmax(1)).all()
+    # a naive loop over places agrees with the einsum
+    v = torch.nn.functional.normalize(model.vision(torch.rand(1, 3, 64, 64)), dim=1)[0]
+    a = torch.nn.functional.normalize(model.audio(torch.randn(1, sl.N_SAMPLES) * 0.1), dim=1)[0]
+    naive = torch.stack([torch.stack([torch.dot(v[:, y, x], a) for x in range(16)]) for y in range(16)])
+    assert naive.abs().max() <= 1 + 1e-5
+
+
+def test_correspondence_loss_is_balanced_bce_ignoring_unknown_pairs():
+    logits = torch.tensor([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]])
+    labels = torch.tensor([[1.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    p = torch.sigmoid(logits)
+    pos = [-math.log(p[0, 0]), -math.log(p[1, 1])]
+    neg = [-math.log(1 - p[0, 1]), -math.log(1 - p[1, 0]), -math.log(1 - p[1, 2])]
+    naive = (sum(pos) / len(pos) + sum(neg) / len(neg)) / 2
+    assert abs(float(sl.correspondence_loss(logits, labels)) - float(naive)) < 1e-6
+    # one positive and one negative: plain BCE
+    assert abs(float(sl.correspondence_loss(torch.tensor([0.0, 0.0]), torch.tensor([1.0, 0.0]))) - math.log(2)) < 1e-6
+    assert sl.balanced_accuracy(logits, labels) == 1.0
+    assert sl.balanced_accuracy(torch.tensor([1.0, -1.0, 1.0, 1.0]), torch.tensor([1, 1, 0, 0])) == 0.25
+
+
+# --------------------------------------------------------------------- data
+
+def test_pair_batch_labels_own_sound_positive_and_absent_classes_negative():
+    rng = np.random.default_rng(0)
+    scenes = []
+    for seed in range(12):
+        f, a, _, _, meta = synthetic.av_scene(seed, 64, return_meta=True)
+        scenes.append((f, a, meta["classes"], meta["classes"][meta["sounding"]]))
+    frames, audio, labels = sl.pair_batch(scenes, rng, n_silent=2)
+    assert frames.shape == (12, 64, 64, 3) and audio.shape == (14, sl.N_SAMPLES) and labels.shape == (12, 14)
+    assert (np.diag(labels[:, :12]) == 1).all() and (labels == 1).sum() == 12
+    assert (labels[:, 12:] == 0).all() and np.abs(audio[12:]).max() < 0.01       # silence: never a match
+    for i in range(12):
+        for j in range(12):
+            if i != j:   # another scene's sound: negative unless its class is visible (silent) in frame i
+                assert labels[i, j] == (-1 if scenes[j][3] in scenes[i][2] else 0)
+    # real clips: own second positive, same clip elsewhere ignored, other clips and scenes negative
+    y = sl.pair_labels([[0], []], [0, ("clip", 0, 5)], [0, None, None, None],
+                       [0, ("clip", 0, 5), ("clip", 0, 40), ("clip", 1, 5)])
+    assert y.tolist() == [[1, 0, 0, 0], [0, 1, -1, 0]]
+
+
+def test_prepare_audio_resamples_pads_and_cuts():
+    a = sl.prepare_audio(tone(440.0, 2.0, 44100), 44100)
+    assert a.shape == (sl.N_SAMPLES,) and a.dtype == np.float32
+    short = sl.prepare_audio(np.ones(100, np.float32) * 0.5, 16000)
+    assert short.shape == (sl.N_SAMPLES,) and short.sum() == pytest.approx(50, abs=1e-3)
+    stereo = sl.prepare_audio(np.stack([tone(440.0), tone(440.0)], 1), 16000)
+    assert np.allclose(stereo, tone(440.0), atol=1e-6)
+    pcm = sl.prepare_audio((tone(440.0) * 60000).astype(np.int32), 16000)     # integer PCM is scaled
+    assert np.abs(pcm).max() <= 1.0
+    w = sl.audio_windows(tone(440.0, 3.0), 16000, np.array([0.0, 1.5, 3.0]))
+    assert w.shape == (3, sl.N_SAMPLES)
+    assert np.abs(w[0, :7000]).max() == 0 and np.abs(w[2, -7000:]).max() == 0   # silence beyond the ends
+
+
+# --------------------------------------------------------------------- contract
+
+def test_localize_and_correspondence_contract(model):
+    frame, audio, rate, mask = synthetic.av_scene(7, 96)
+    heat = sl.localize(model, frame, audio, rate)
+    assert heat.shape == (96, 96) and heat.dtype == np.float32
+    assert 0 <= heat.min() <= heat.max() <= 1
+    p = sl.correspondence(model, frame, audio, rate)
+    assert isinstance(p, float) and 0 <= p <= 1
+    assert heat.max() <= p + 1e-4             # the map's peak is the score (upsampling only smooths it)
+    wide = np.zeros((50, 130, 3), np.uint8)
+    assert sl.localize(model, wide, audio, rate).shape == (50, 130)
+    out = sl.localize_clip(model, np.repeat(frame[None], 20, 0), 10.0, np.tile(audio, 2), rate, max_points=6)
+    assert out["heat_all"].shape == (20, 96, 96) and out["heat"].shape == (6, 96, 96)
+    assert np.allclose(out["heat_all"][out["index"]], out["heat"], atol=1e-6)
+    silent = sl.localize_clip(model, np.repeat(frame[None], 4, 0), 10.0, None, None)
+    assert silent["score"].shape == (4,)
+
+
+@settings(max_examples=15, deadline=None)
+@given(h=st.integers(1, 90), w=st.integers(1, 90), dtype=st.sampled_from(["uint8", "float32", "float64", "int64"]),
+       n=st.integers(0, 30000), rate=st.sampled_from([0, 500, 8000, 16000, 22050, 44100, 48000]),
+       channels=st.sampled_from([0, 1, 2, 3]), bad=st.sampled_from(["", "nan", "gray"]))
+def test_contract_on_random_inputs(model, h, w, dtype, n, rate, channels, bad):
+    rng = np.random.default_rng(h * 1000 + w)
+    frame = rng.random((h, w, 3)) if bad != "gray" else rng.random((h, w))
+    frame = (frame * 255).astype(dtype) if dtype in ("uint8", "int64") else frame.astype(dtype)
+    audio = rng.normal(0, 0.3, (n, channels) if channels else n).astype(np.float32)
+    if bad == "nan" and audio.size:
+        audio.flat[0] = np.nan
+    valid = (bad == "" and min(h, w) >= 8 and n > 0 and 1000 <= rate <= 192000)
+    if not valid:
+        with pytest.raises(ValueError):
+            sl.localize(model, frame, audio, rate)
+        return
+    heat = sl.localize(model, frame, audio, rate)
+    assert heat.shape == (h, w) and heat.dtype == np.float32 and np.isfinite(heat).all()
+    assert 0 <= heat.min() and heat.max() <= 1
+    assert 0 <= sl.correspondence(model, frame, audio, rate) <= 1
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(0, 50000), rate=st.sampled_from([-1, 8000, 16000, 44100]), scale=st.sampled_from([0.0, 0.5, 3e4]),
+       t=st.integers(1, 6), fps=st.sampled_from([0.0, 5.0, 30.0]), silent=st.booleans())
+def test_spectrogram_and_localize_clip_on_random_inputs(model, n, rate, scale, t, fps, silent):
+    audio = (np.random.default_rng(n).normal(0, 1, n) * scale).astype(np.float32)
+    if n == 0 or rate <= 0:
+        with pytest.raises(ValueError):
+            sl.spectrogram(audio, rate)
+        return
+    spec = sl.spectrogram(audio, rate)
+    assert spec.shape[0] == sl.N_BINS and spec.dtype == np.float32
+    assert sl.DB_FLOOR <= spec.min() and spec.max() <= 10.0          # at most a little above full scale
+    frames = np.random.default_rng(t).integers(0, 255, (t, 24, 40, 3), dtype=np.uint8)
+    if fps <= 0:
+        with pytest.raises(ValueError, match="fps"):
+            sl.localize_clip(model, frames, fps, audio, rate)
+        return
+    out = sl.localize_clip(model, frames, fps, None if silent else audio, rate, max_points=4)
+    assert out["heat_all"].shape == (t, 24, 40) and 0 <= out["heat_all"].min() <= out["heat_all"].max() <= 1
+    assert len(out["score"]) == len(out["times"]) == min(t, 4)
+
+
+def test_contract_rejects_bad_inputs_with_messages(model):
+    frame = np.zeros((32, 32, 3), np.uint8)
+    for f, a, r, words in [
+        (np.zeros((32, 32, 4), np.uint8), np.zeros(100), 16000, "shape"),
+        (frame, np.zeros((2, 3, 4)), 16000, "mono"),
+        (frame, np.array([]), 16000, "empty"),
+        (frame, np.array(["a", "b"]), 16000, "numeric"),
+        (frame, np.zeros(100), 16000.5, "sample_rate"),
+        (frame, np.zeros(100), "fast", "sample_rate"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            sl.localize(model, f, a, r)
+
+
+# --------------------------------------------------------------------- training
+
+def test_short_cpu_training_beats_chance():
+    config = sl.Config(width=16, batch=16, lr=5e-3, warmup=5, size=32)      # tiny: 32 px scenes
+    model, history = sl.train(config, 120, "cpu", photos=False)
+    assert set(history) >= {"step", "loss", "acc"} and history["step"][-1] == 120
+    check = sl.quick_check(model, "cpu", n=80)              # held-out scenes; chance is 0.5 for both
+    assert check["corr_auc"] > 0.58 and check["corr_acc"] > 0.55, check
+
+
+def test_train_continues_from_a_copy_and_takes_user_clips():
+    base = sl.random_init(sl.Config(width=8, batch=4), "cpu")
+    before = {k: v.clone() for k, v in base.state_dict().items()}
+    frames = np.random.default_rng(0).integers(0, 255, (30, 40, 48, 3), dtype=np.uint8)
+    clips = [(frames, 10.0, tone(300.0, 3.0), 16000), (frames[::-1].copy(), 10.0, tone(900.0, 3.0), 16000)]
+    model, history = sl.train(base.config, 3, "cpu", model=base, clips=clips, photos=False)
+    assert model is not base and len(history["loss"]) == 3
+    assert all(torch.equal(v, base.state_dict()[k]) for k, v in before.items())   # the shared model is untouched
+
+
+# --------------------------------------------------------------------- the shipped model and the tab
+
+@pytest.mark.skipif(not HAVE_WEIGHTS, reason="no shipped weights yet: python -m core.train sound_localization")
+def test_shipped_model_localizes_the_generated_example():
+    import json
+    from core import data, media
+
+    model = sl.load_pretrained("cpu")
+    meta = json.load(open(data.example_path("sound_localization/examples.json")))[0]
+    frames, fps, audio, masks, names = sl.scene_clip(meta["seed"], meta["seconds"], meta["size"],
+                                                     silent_seconds=tuple(meta["silent_seconds"]))
+    video = media.load_video(data.example_path(meta["file"]))
+    assert video.audio is not None and video.frames.shape[1:3] == frames.shape[1:3]
+    hits, peaks_sound, peaks_silent = 0, [], []
+    for j in range(meta["seconds"]):
+        i = int((j + 0.5) * fps)
+        heat = sl.localize(model, video.frames[i], sl.audio_windows(video.audio, video.sample_rate,
+                                                                    np.array([j + 0.5]))[0], sl.SAMPLE_RATE)
+        if names[j]:
+            hits += masks[j].flat[heat.argmax()]
+            peaks_sound.append(heat.max())
+        else:
+            peaks_silent.append(heat.max())
+    assert hits >= len(peaks_sound) - 1                       # the peak sits on the object that sounds
+    assert max(peaks_silent) < min(peaks_sound)               # and falls in the silent second
+
+
+@pytest.fixture(scope="module")
+def handlers():
+    from demos import sound_localization as demo
+    return demo, demo.make_handlers("cpu")
+
+
+@pytest.mark.skipif(not HAVE_WEIGHTS, reason="no shipped weights yet")
+def test_tab_handler_on_the_default_example_returns_every_output(handlers):
+    demo, h = handlers
+    clips = demo.example_clips()
+    path = next(iter(clips.values()))
+    other = next(n for n in clips if "(real)" in n)
+    for choice in (demo.OWN, demo.OTHER, demo.SILENCE):
+        video, verdict, still, spec, curve = h["localize"](path, choice, other, 1.5, demo.SHIPPED, None)
+        assert os.path.getsize(video) > 1000
+        assert "Asked" in verdict and "Answered" in verdict
+        assert still.ndim == 3 and still.shape[1] > 3 * still.shape[0] - 20
+        assert spec is not None and curve is not None
+
+
+@pytest.mark.skipif(not HAVE_WEIGHTS, reason="no shipped weights yet")
+def test_tab_errors_are_clear(handlers):
+    import gradio as gr
+    from core import data
+
+    demo, h = handlers
+    silent_clip = data.example_path(data.clip_info("bikes")["file"])      # a bundled clip without sound
+    fn = demo.common.friendly(h["localize"])
+    with pytest.raises(gr.Error, match="no sound track"):
+        fn(silent_clip, demo.OWN, None, 0.0, demo.SHIPPED, None)
+    with pytest.raises(gr.Error, match="Please provide a video with a sound track"):
+        fn(None, demo.OWN, None, 0.0, demo.SHIPPED, None)
+    with pytest.raises(gr.Error, match="not trained a model"):
+        fn(next(iter(demo.example_clips().values())), demo.OWN, None, 0.0, demo.MINE, None)
+    with pytest.raises(gr.Error, match="Could not read"):
+        fn(__file__, demo.OWN, None, 0.0, demo.SHIPPED, None)
+
+
+@pytest.mark.skipif(not HAVE_WEIGHTS, reason="no shipped weights yet")
+def test_tab_trains_live_and_uses_the_users_model(handlers):
+    demo, h = handlers
+    path = next(iter(demo.example_clips().values()))
+    mine, fig, text = h["train"](5, "continue from the shipped model", True, path, None, progress=None)
+    assert mine is not h["shipped"] and "held-out" in text
+    video, verdict, *_ = h["localize"](path, demo.OWN, None, 0.5, demo.MINE, mine)
+    assert "your trained model" in verdict
+
+
+def test_tab_builds():
+    import gradio as gr
+    from demos import sound_localization as demo
+
+    with gr.Blocks() as app:
+        demo.build("cpu")
+    assert app is not None
