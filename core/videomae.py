@@ -92,7 +92,7 @@ class Config:
     mask_ratio: float = 0.9       # the paper's ratio for Kinetics and Something-Something
     pixel_loss_weight: float = 1.0  # the second head's pixel MSE (both terms are O(1) in their units)
     # --- optimization (AdamW with the paper's betas, warm-up, cosine decay)
-    steps: int = 5000             # ~1.5 h at ~1 step/s on one CPU thread shared with others
+    steps: int = 4000             # ~1.5 h at ~0.7 step/s on one CPU thread shared with six other jobs
     batch_size: int = 8           # clips per step
     lr: float = 1e-3              # higher than the paper's (1.5e-4 * batch/256): tiny batch, short run
     warmup: int = 200
@@ -583,6 +583,8 @@ def data_card(config: Config) -> dict:
         views=(f"{config.num_frames} frames every 1..{config.max_stride} frames, square crops of 55-100% "
                f"of the shorter side resized to {config.image_size} px, random flips"),
         masking=f"{config.masking} at {config.mask_ratio:.0%}",
+        picture=("reconstruct() shows a pixel head trained alongside the paper's normalized-target head "
+                 "(loss weight {:g}); no statistic of a hidden patch is used".format(config.pixel_loss_weight)),
     )
 
 
@@ -678,12 +680,12 @@ def _plan(h: int, w: int, config: Config) -> tuple[int, int]:
     return max(s, int(round(h * scale / p)) * p), max(s, int(round(w * scale / p)) * p)
 
 
-def _starts(length: int, window: int, unit: int = 1) -> list[int]:
+def _starts(length: int, window: int) -> list[int]:
     """Window starts covering [0, length): non-overlapping, the last one flush with the end."""
     starts = list(range(0, max(1, length - window + 1), window))
     if starts[-1] + window < length:
         starts.append(length - window)
-    return [s - s % unit for s in starts]
+    return starts
 
 
 def _token_mask(grid: tuple[int, int, int], masking: str, ratio: float, seed: int) -> np.ndarray:
@@ -761,9 +763,13 @@ def _fill(predict, work: torch.Tensor, tmask: np.ndarray, config: Config) -> tor
     return out
 
 
-def _reconstruct_with(predict, clip: np.ndarray, mask_ratio: float, seed: int, masking: str,
-                      config: Config, device) -> tuple[np.ndarray, np.ndarray]:
-    """Shared by the model and the baselines: mask, resize visibly, fill, resize back, paste visible."""
+@torch.inference_mode()
+def _reconstruct_with(predictors: dict, clip: np.ndarray, mask_ratio: float, seed: int, masking: str,
+                      config: Config, device) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Shared by the model and the baselines: mask, resize visibly, fill, resize back, paste visible.
+
+    predictors: name -> predict(window, mask); returns ({name: recon (T, H, W, 3) uint8}, mask).
+    """
     frames = common.check_frames(clip, "clip")
     mask_ratio = _check_ratio(mask_ratio)
     T, H, W, _ = frames.shape
@@ -778,10 +784,13 @@ def _reconstruct_with(predict, clip: np.ndarray, mask_ratio: float, seed: int, m
     work = _visible_resize(x, visible, (H2, W2))                             # (T, 3, H2, W2)
     if T2 * ts > T:                                                          # a half tubelet: repeat its frame
         work = torch.cat([work, work[-1:].expand(T2 * ts - T, -1, -1, -1)])
-    filled = _fill(predict, work, tmask, config)[:T]
-    up = F.interpolate(filled, size=(H, W), mode="bilinear", align_corners=False) if (H2, W2) != (H, W) else filled
-    out = torch.where(visible[:, None], x, up)                               # visible pixels: the input's own
-    return common.tensor_to_frames(out), pmask
+    out = {}
+    for name, predict in predictors.items():
+        filled = _fill(predict, work, tmask, config)[:T]
+        if (H2, W2) != (H, W):
+            filled = F.interpolate(filled, size=(H, W), mode="bilinear", align_corners=False)
+        out[name] = common.tensor_to_frames(torch.where(visible[:, None], x, filled))  # visible: the input's own
+    return out, pmask
 
 
 def reconstruct(model: VideoMAE, clip, mask_ratio: float = 0.9, seed: int = 0,
@@ -797,16 +806,25 @@ def reconstruct(model: VideoMAE, clip, mask_ratio: float = 0.9, seed: int = 0,
     Returns (recon (T, H, W, 3) uint8, mask (T, H, W) bool, True = hidden), at the input's size.
     Changing hidden pixels of the input never changes the output.
     """
+    recon, mask = reconstruct_compare(model, clip, mask_ratio, seed, masking, baselines=())
+    return recon["model"], mask
+
+
+def reconstruct_compare(model: VideoMAE, clip, mask_ratio: float = 0.9, seed: int = 0, masking: str = "tube",
+                        baselines=("mean", "nearest")) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """`reconstruct` and the pixel baselines on the same mask: ({"model": recon, "mean": ..., ...}, mask)."""
     device = next(model.parameters()).device
-    return _reconstruct_with(_predict_model(model), clip, mask_ratio, seed, masking, model.config, device)
+    predictors = {"model": _predict_model(model), **{k: baseline_predictor(k, model.config) for k in baselines}}
+    return _reconstruct_with(predictors, clip, mask_ratio, seed, masking, model.config, device)
 
 
 def baseline_predictor(kind: str, config: Config):
     """A predictor for the pixel baselines that see the same visible patches as the model.
 
-    "mean": the mean colour of the visible patches of each frame (of the window's visible patches
-    when a whole frame is hidden); "nearest": copy the nearest visible tubelet in space and time
-    (distance in token units, ties to the same time step, then to the first in (t h w) order).
+    They work on the same model-sized windows as the model (64x64 pixels, 16 frames):
+    "mean": the mean colour of the visible patches of each frame of the window (of the whole
+    window when a frame is entirely hidden); "nearest": copy the nearest visible tubelet in space
+    and time (distance in token units, ties to the same time step, then the first in (t h w) order).
     """
     ts, p = config.tubelet_size, config.patch_size
 
@@ -845,7 +863,9 @@ def reconstruct_baseline(kind: str, clip, mask_ratio: float = 0.9, seed: int = 0
                          config: Config | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Like `reconstruct` (same mask for the same seed), with a pixel baseline: "mean" or "nearest"."""
     config = config or Config()
-    return _reconstruct_with(baseline_predictor(kind, config), clip, mask_ratio, seed, masking, config, "cpu")
+    recon, mask = _reconstruct_with({kind: baseline_predictor(kind, config)}, clip, mask_ratio, seed, masking,
+                                    config, "cpu")
+    return recon[kind], mask
 
 
 def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
@@ -879,23 +899,27 @@ TARGETS = {
 }
 
 
-def heldout_windows(config: Config) -> dict[str, torch.Tensor]:
-    """Held-out real clips as model-sized windows: name -> (K, num_frames, 3, S, S) in [0, 1].
+def clip_windows(frames: np.ndarray, config: Config) -> torch.Tensor:
+    """A clip as model-sized windows (K, num_frames, 3, S, S) in [0, 1], as `reconstruct` tiles it.
 
-    Each clip is scaled so its shorter side is image_size (as `reconstruct` does) and tiled by
-    windows of num_frames frames and image_size pixels (the last ones flush with the end).
+    The clip is scaled so its shorter side is image_size and tiled by windows of num_frames frames
+    and image_size pixels (the last ones flush with the end); clips shorter than num_frames give
+    windows of their whole (even) length.
     """
-    from core import data
-    out = {}
+    frames = common.check_frames(frames, "clip", min_frames=config.tubelet_size)
     ts, p, S = config.tubelet_size, config.patch_size, config.image_size
-    for name in data.clip_names("held_out"):
-        frames = data.load_clip(name)[0]
-        H2, W2 = _plan(frames.shape[1], frames.shape[2], config)
-        x = common.frames_to_tensor(frames, (H2, W2))                        # (T, 3, H2, W2)
-        wins = _windows(len(frames) // ts, H2 // p, W2 // p, config)
-        out[name] = torch.stack([x[t0 * ts:t0 * ts + config.num_frames, :, y0 * p:y0 * p + S, x0 * p:x0 * p + S]
-                                 for t0, y0, x0 in wins])
-    return out
+    H2, W2 = _plan(frames.shape[1], frames.shape[2], config)
+    x = common.frames_to_tensor(frames, (H2, W2))                            # (T, 3, H2, W2)
+    t = len(frames) // ts
+    tw = min(t, config.num_frames // ts) * ts
+    return torch.stack([x[t0 * ts:t0 * ts + tw, :, y0 * p:y0 * p + S, x0 * p:x0 * p + S]
+                        for t0, y0, x0 in _windows(t, H2 // p, W2 // p, config)])
+
+
+def heldout_windows(config: Config) -> dict[str, torch.Tensor]:
+    """Held-out real clips (bikes, city) as model-sized windows: name -> (K, T, 3, S, S)."""
+    from core import data
+    return {name: clip_windows(data.load_clip(name)[0], config) for name in data.clip_names("held_out")}
 
 
 def synthetic_windows(config: Config, n: int = 24) -> torch.Tensor:
@@ -920,7 +944,8 @@ def masked_errors(model: VideoMAE, windows: torch.Tensor, masking: str, ratio: f
     c = model.config
     device = next(model.parameters()).device
     rng = np.random.default_rng(seed)
-    strategy = make_masking(masking, c.grid, ratio)
+    grid = (windows.shape[1] // c.tubelet_size,) + c.grid[1:]
+    strategy = make_masking(masking, grid, ratio)
     predictors = {"model": _predict_model(model), "mean": baseline_predictor("mean", c),
                   "nearest": baseline_predictor("nearest", c)}
     sums = dict.fromkeys(predictors, 0.0)
@@ -964,6 +989,22 @@ def evaluate(model: VideoMAE, device="cpu") -> dict[str, float]:
     for k, suffix in (("model", ""), ("mean", "_mean"), ("nearest", "_nearest")):
         metrics["psnr_synthetic_tube_r90" + suffix] = _db(syn[k])
     return {k: round(v, 3) for k, v in metrics.items()}
+
+
+def ratio_curve(model: VideoMAE, clip, ratios=EVAL_RATIOS, strategies=EVAL_STRATEGIES,
+                seed: int = EVAL_SEED, max_frames: int = 64) -> dict[str, dict[str, list[float]]]:
+    """PSNR (dB) on hidden pixels against the mask ratio, on one clip (its first max_frames frames).
+
+    Returns {strategy: {"model": [...], "mean": [...], "nearest": [...]}}, one value per ratio,
+    measured as in `evaluate` (model-sized windows, the same masks for the model and baselines).
+    """
+    frames = common.check_frames(clip, "clip", min_frames=model.config.tubelet_size)[:max_frames]
+    windows = clip_windows(frames, model.config)
+    out = {}
+    for masking in strategies:
+        errs = [masked_errors(model, windows, masking, float(r), seed) for r in ratios]
+        out[masking] = {k: [_db(e[k]) for e in errs] for k in ("model", "mean", "nearest")}
+    return out
 
 
 def load_pretrained(device="cpu") -> VideoMAE:
