@@ -42,8 +42,10 @@ $$\mathcal{L} = \frac{1}{|M|}\sum_{i \in M} \big\lVert \hat{x}_i - \tfrac{x_i - 
 **What you see is honest.** The paper's targets are normalized per patch, so its predictions lack
 each patch's brightness and contrast; public demos put back the *true* mean and std of the hidden
 patch, which leaks the answer. Here a second head, trained alongside, predicts the hidden **pixels**
-themselves: every reconstructed pixel comes from the visible tubelets only (change a hidden pixel of
-the input and nothing in the output moves; the tests check it).
+themselves, as a correction to the mean colour of the *visible* patches of each frame (that mean alone
+is the first baseline below, so the difference is what the network learned). Every reconstructed pixel
+comes from the visible tubelets only: change a hidden pixel of the input and nothing in the output
+moves (the tests check it).
 """
 
 ACCEPTED = f"{media.ACCEPTED_VIDEO} (the first {MAX_SECONDS:g} s are used)"

@@ -1,6 +1,7 @@
 """VideoMAE: masking, tubelets, the loss, the encoder's blindness to hidden tokens, the contract, the tab."""
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -131,6 +132,50 @@ def test_loss_counts_masked_tokens_only():
     assert float(vm.masked_mse(pred, target2, mask)) == pytest.approx(total / count, rel=1e-5)
 
 
+def test_visible_frame_mean_against_a_naive_loop():
+    torch.manual_seed(1)
+    x = torch.rand(2, 4, 3, 16, 16)
+    grid, ts = (2, 2, 2), 2
+    patches = vm.patchify(x, 8, ts)
+    mask = torch.tensor([[1, 0, 1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 1, 1, 1, 1]], dtype=torch.bool)  # step 1 all hidden
+    got = vm.visible_frame_mean(patches, mask, grid, ts)
+    coords = [(t, i, j) for t in range(2) for i in range(2) for j in range(2)]
+    for b in range(2):
+        k = 0
+        for n, (t, i, j) in enumerate(coords):
+            if not mask[b, n]:
+                continue
+            for a in range(ts):                      # each frame of the hidden tubelet
+                frame = t * ts + a
+                vis = [(ii, jj) for tt, ii, jj in coords if tt == t and not mask[b, coords.index((tt, ii, jj))]]
+                if vis:
+                    want = torch.stack([x[b, frame, :, ii * 8:ii * 8 + 8, jj * 8:jj * 8 + 8].mean((1, 2))
+                                        for ii, jj in vis]).mean(0)
+                else:                               # no visible patch in this frame: the clip's visible mean
+                    allv = [(tt, ii, jj) for tt, ii, jj in coords if not mask[b, coords.index((tt, ii, jj))]]
+                    want = torch.stack([x[b, tt * ts + aa, :, ii * 8:ii * 8 + 8, jj * 8:jj * 8 + 8].mean((1, 2))
+                                        for tt, ii, jj in allv for aa in range(ts)]).mean(0)
+                block = got[b, k].reshape(ts, 64, 3)[a]
+                assert torch.allclose(block, want.expand(64, 3), atol=1e-5)
+            k += 1
+
+
+def test_position_tables():
+    one = vm.sinusoid_table(512, 96)[0]
+    assert one.shape == (512, 96)
+    assert float(one[3, 4]) == pytest.approx(np.sin(3 / 10000 ** (4 / 96)), abs=1e-6)   # the paper's formula
+    assert float(one[3, 5]) == pytest.approx(np.cos(3 / 10000 ** (4 / 96)), abs=1e-6)
+    three = vm.sinusoid_table_3d((8, 8, 8), 96)[0].reshape(8, 8, 8, 96)
+    # neighbours in space are closer than far tokens
+    d = lambda a, b: float((a - b).norm())
+    assert d(three[0, 2, 2], three[0, 2, 3]) < d(three[0, 2, 2], three[0, 2, 7])
+    assert d(three[0, 2, 2], three[0, 3, 2]) < d(three[0, 2, 2], three[0, 7, 2])
+    m = vm.build_model(dataclasses.replace(TINY, position_embedding="1d"))
+    assert m.encoder_pos.shape == (1, 64, 32)
+    with pytest.raises(ValueError, match="position_embedding"):
+        vm.build_model(dataclasses.replace(TINY, position_embedding="2d"))
+
+
 # --------------------------------------------------------------------- the model
 
 def test_model_shapes(tiny):
@@ -171,8 +216,8 @@ def test_hf_names_cover_every_paper_weight(tiny):
 def test_short_cpu_run_lowers_the_loss():
     clips = [vm.synthetic_clip(np.random.default_rng(i), 32, 16) for i in range(4)]
     model, history = vm.train(TINY, 60, "cpu", clips=clips, log_every=10)
-    assert history["loss"][-1] < history["loss"][0] * 0.8
-    assert history["psnr"][-1] > history["psnr"][0] + 1.0
+    assert history["loss"][-1] < history["loss"][0] * 0.9      # the untrained pixel head adds noise to the
+    assert history["psnr"][-1] > history["psnr"][0] + 1.0      # frame mean; a few steps learn to stop that
 
 
 # --------------------------------------------------------------------- the contract
