@@ -24,6 +24,7 @@ from demos import overview  # noqa: E402
 
 # (core method, tab title, demos module): one line per method tab.
 TABS: list[tuple[str, str, str]] = [
+    ("videomae", "VideoMAE", "demos.videomae"),
 ]
 
 MAX_FILE_SIZE = "100mb"        # matches core.media.MAX_FILE_MB: larger uploads are refused by the server
