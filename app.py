@@ -29,6 +29,7 @@ TABS: list[tuple[str, str, str]] = [
     ("colorization", "Colorization tracking", "demos.colorization"),
     ("tcc", "TCC alignment", "demos.tcc"),
     ("sound_localization", "Sound localization", "demos.sound_localization"),
+    ("videomae", "VideoMAE", "demos.videomae"),
 ]
 
 MAX_FILE_SIZE = "100mb"        # matches core.media.MAX_FILE_MB: larger uploads are refused by the server
