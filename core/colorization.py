@@ -382,10 +382,11 @@ def tuple_forward(model: ColorizationNet, rgb: torch.Tensor, gain_jitter: float 
 # ===================================================================== training
 
 def train_step(model: ColorizationNet, rgb: torch.Tensor, optimizer: torch.optim.Optimizer,
-               config: Config, generator: torch.Generator | None = None) -> dict:
+               config: Config, generator: torch.Generator | None = None, run=None) -> dict:
+    """run: common.loss_runner(model) under torchrun (DDP averages the gradients); None runs alone."""
     model.train()
-    loss, acc = tuple_forward(model, rgb, config.gain_jitter, config.train_temperature, generator,
-                              config.all_targets)
+    loss, acc = (run or common.loss_runner(model))(tuple_forward, rgb, config.gain_jitter, config.train_temperature,
+                                                   generator, config.all_targets)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -415,7 +416,7 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
     steps = int(config.steps if steps is None else steps)
     device = torch.device(device)
     common.set_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
+    rng = np.random.default_rng(common.data_seed(config.seed))        # each rank its own data shard
     clips = None
     if frames is not None:
         clips = _as_clips(frames)
@@ -427,15 +428,16 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
         import copy
         model = copy.deepcopy(model)
     model = model.to(device)
+    run = common.loss_runner(model)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    gen = torch.Generator().manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(common.data_seed(config.seed))
     history = common.new_history("loss", "acc")
     tick = common.Ticker(progress, steps)
     run_loss, run_acc, n = 0.0, 0.0, 0
     for step in range(1, steps + 1):
         common.set_lr(opt, common.cosine_lr(step - 1, steps, config.lr, min(config.warmup, steps // 5)))
         rgb = sample_batch(rng, config, clips).to(device)
-        rec = train_step(model, rgb, opt, config, gen)
+        rec = train_step(model, rgb, opt, config, gen, run)
         run_loss, run_acc, n = run_loss + rec["loss"], run_acc + rec["acc"], n + 1
         if step % log_every == 0 or step == steps:
             common.log(history, step, {"loss": run_loss / n, "acc": run_acc / n})

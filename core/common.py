@@ -224,6 +224,48 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return getattr(model, "module", model)
 
 
+def broadcast_buffers(model: torch.nn.Module) -> None:
+    """Give every rank rank 0's buffers (e.g. BatchNorm running statistics).
+
+    DDP averages gradients, so the parameters agree on every rank, and it sends
+    rank 0's buffers at the start of each forward; the last step's statistics,
+    though, are each rank's own. Rank 0's model is the one written.
+    """
+    if world_size() == 1:
+        return
+    import torch.distributed as dist
+    for b in model.buffers():
+        dist.broadcast(b.data, src=0)
+
+
+class _LossOf(torch.nn.Module):
+    """Holds a model so that DDP can run any loss function of it as this module's forward."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, fn: Callable, *args, **kwargs):
+        return fn(self.model, *args, **kwargs)
+
+
+def loss_runner(model: torch.nn.Module) -> Callable:
+    """`run(fn, *args)` computes `fn(model, *args)`: directly when alone, through DistributedDataParallel
+    under torchrun.
+
+    The training steps call their models' parts (an encoder here, a head there), not one forward, and
+    DDP only averages gradients for work that went through its forward; routing the loss function
+    itself through the wrapper's forward keeps each method's step as it reads. Build it after the
+    model is on its device and before the optimizer: DDP broadcasts rank 0's weights and buffers so
+    every rank starts equal, and averages the gradients in backward so every rank stays equal.
+    """
+    if world_size() == 1:
+        return lambda fn, *args, **kwargs: fn(model, *args, **kwargs)
+    from torch.nn.parallel import DistributedDataParallel
+    dev = next(model.parameters()).device
+    return DistributedDataParallel(_LossOf(model), device_ids=[dev.index] if dev.type == "cuda" else None)
+
+
 # --------------------------------------------------------------------- frames as tensors
 
 def frames_to_tensor(frames: np.ndarray, size: int | tuple[int, int] | None = None,

@@ -402,17 +402,26 @@ def make_batch(crops: np.ndarray, model: ContextFreeNetwork, generator: torch.Ge
     return normalize_tiles(tiles, cfg.std_floor)
 
 
+def puzzle_loss(model: ContextFreeNetwork, tiles: torch.Tensor, perm_idx: torch.Tensor):
+    """Embed each image's tiles once, classify K permutations of them: tiles (B, 9, C, h, w), perm_idx (B, K)."""
+    B, K = perm_idx.shape
+    emb = model.embed_tiles(tiles)                                                  # (B, 9, D)
+    puzzles = permute_tiles(emb, perm_idx, model.perms)                            # (B, K, 9, D)
+    logits = model.classify(puzzles.reshape(B * K, N_CELLS, -1))
+    return jigsaw_loss(logits, perm_idx.reshape(-1))
+
+
 def train_step(model: ContextFreeNetwork, optimizer: torch.optim.Optimizer, tiles: torch.Tensor,
-               generator: torch.Generator | None = None) -> dict:
-    """One step: embed each image's tiles once, classify `perms_per_image` permutations of them."""
+               generator: torch.Generator | None = None, run=None) -> dict:
+    """One step: embed each image's tiles once, classify `perms_per_image` permutations of them.
+
+    run: common.loss_runner(model) under torchrun (DDP averages the gradients); None runs alone.
+    """
     cfg = model.config
     model.train()
     B = tiles.shape[0]
-    emb = model.embed_tiles(tiles)                                                  # (B, 9, D)
     perm_idx = torch.randint(0, cfg.n_perms, (B, cfg.perms_per_image), generator=generator).to(tiles.device)
-    puzzles = permute_tiles(emb, perm_idx, model.perms)                            # (B, K, 9, D)
-    logits = model.classify(puzzles.reshape(B * cfg.perms_per_image, N_CELLS, -1))
-    loss, acc = jigsaw_loss(logits, perm_idx.reshape(-1))
+    loss, acc = (run or common.loss_runner(model))(puzzle_loss, tiles, perm_idx)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -446,10 +455,11 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
         images = [common.check_image(im, "training image") for im in images]
         if any(min(im.shape[:2]) < GRID * 4 for im in images):
             raise ValueError(f"training images must be at least {GRID * 4}x{GRID * 4} pixels")
-        sampler = PhotoSampler(config, images=images, stamps=[], seed=config.seed)
+        sampler = PhotoSampler(config, images=images, stamps=[], seed=common.data_seed(config.seed))
     else:
-        sampler = PhotoSampler(config, seed=config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
+        sampler = PhotoSampler(config, seed=common.data_seed(config.seed))
+    gen = torch.Generator().manual_seed(common.data_seed(config.seed))     # each rank its own data shard
+    run = common.loss_runner(model)
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
@@ -461,7 +471,7 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
         lr = common.cosine_lr(step - 1, steps, config.lr, warmup=min(config.warmup, steps // 4))
         common.set_lr(opt, lr)
         tiles = make_batch(sampler.sample(config.batch), model, gen, device)
-        rec = train_step(model, opt, tiles, gen)
+        rec = train_step(model, opt, tiles, gen, run)
         run_loss = rec["loss"] if run_loss is None else 0.9 * run_loss + 0.1 * rec["loss"]
         run_acc = rec["acc"] if run_acc is None else 0.9 * run_acc + 0.1 * rec["acc"]
         if step % config.log_every == 0 or step == steps:

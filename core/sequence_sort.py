@@ -648,16 +648,24 @@ def verify_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 # --------------------------------------------------------------------- training step
 
-def train_step(model: OrderNet, optimizer: torch.optim.Optimizer, x: torch.Tensor, verify_weight: float) -> dict:
-    """One optimisation step on tuples x (B, 4, 3, S, S) in time order, shown in all 24 orders."""
+def _all_orders_logits(model: OrderNet, x: torch.Tensor):
+    f = model.features(x)
+    return model.all_order_logits(f), model.all_triplet_logits(f)
+
+
+def train_step(model: OrderNet, optimizer: torch.optim.Optimizer, x: torch.Tensor, verify_weight: float,
+               run=None) -> dict:
+    """One optimisation step on tuples x (B, 4, 3, S, S) in time order, shown in all 24 orders.
+
+    run: common.loss_runner(model) under torchrun (DDP averages the gradients); None runs alone.
+    """
     dev = next(model.parameters()).device
     x = x.to(dev)
     B = x.shape[0]
     labels = torch.tensor([order_class(p) for p in ALL_PERMS], device=dev).expand(B, -1)          # (B, 24)
     tlabels = torch.tensor(TRIPLET_LABELS, device=dev).expand(B, -1)                             # (B, 24)
     model.train()
-    f = model.features(x)
-    logits, vlogits = model.all_order_logits(f), model.all_triplet_logits(f)
+    logits, vlogits = (run or common.loss_runner(model))(_all_orders_logits, x)
     lo, lv = order_loss(logits, labels), verify_loss(vlogits, tlabels)
     loss = lo + verify_weight * lv
     optimizer.zero_grad(set_to_none=True)
@@ -695,12 +703,13 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
             raise ValueError("this clip has no window of 4 frames with motion in every gap to learn from; "
                              "try a clip where something moves")
         mix = dataclasses.replace(config, p_synthetic=0.0, p_photo=0.3, p_real=0.7)
-        sampler = TupleSampler(mix, config.seed, clips={"yours": f}, synthetic=False)
+        sampler = TupleSampler(mix, common.data_seed(config.seed), clips={"yours": f}, synthetic=False)
     else:
         clips = training_clips(config.long_sources) if config.p_real > 0 or config.p_photo > 0 else {}
         photos = training_photos(config.photos) if config.p_photo > 0 else []
-        sampler = TupleSampler(config, config.seed, clips=clips, photos=photos)
-    rng = np.random.default_rng(config.seed + 1)
+        sampler = TupleSampler(config, common.data_seed(config.seed), clips=clips, photos=photos)
+    rng = np.random.default_rng(common.data_seed(config.seed) + 1)      # each rank its own data shard
+    ddp = common.loss_runner(model)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     history = common.new_history("loss", "acc", "verify_acc")
     tick = common.Ticker(progress, steps)
@@ -710,7 +719,7 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
         ramp = min(1.0, step / max(1.0, config.jitter_warmup * steps))
         jitter = int(round(config.jitter * ramp))
         rec = train_step(model, opt, make_batch(sampler, config.batch, jitter, rng, config.size),
-                         config.verify_weight)
+                         config.verify_weight, ddp)
         if step % 3 == 0:
             sampler.refresh()
         for k, v in rec.items():

@@ -484,9 +484,16 @@ def balanced_accuracy(score_logit: torch.Tensor, labels: torch.Tensor) -> float:
 
 # --------------------------------------------------------------------- training step
 
+def _forward(model: AVOLNet, x: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> dict:
+    return model(x, a, y)
+
+
 def train_step(model: AVOLNet, optimizer, frames: np.ndarray, audio: np.ndarray, labels: np.ndarray,
-               device, flip: bool = True) -> dict:
-    """One optimizer step: frames (B,H,W,3) uint8, audio (A,N), labels (B,A); returns {"loss", "acc"}."""
+               device, flip: bool = True, run=None) -> dict:
+    """One optimizer step: frames (B,H,W,3) uint8, audio (A,N), labels (B,A); returns {"loss", "acc"}.
+
+    run: common.loss_runner(model) under torchrun (DDP averages the gradients); None runs alone.
+    """
     model.train()
     x = common.frames_to_tensor(frames, model.config.size, device)        # (B, 3, S, S)
     if flip:                                                               # mirror half: no side shortcut
@@ -494,7 +501,7 @@ def train_step(model: AVOLNet, optimizer, frames: np.ndarray, audio: np.ndarray,
         x = torch.where(m[:, None, None, None], x.flip(-1), x)
     a = torch.from_numpy(np.ascontiguousarray(audio, np.float32)).to(device)   # (A, N)
     y = torch.from_numpy(np.ascontiguousarray(labels, np.float32)).to(device)  # (B, A)
-    out = model(x, a, y)
+    out = (run or common.loss_runner(model))(_forward, x, a, y)
     optimizer.zero_grad(set_to_none=True)
     out["loss"].backward()
     optimizer.step()
@@ -541,8 +548,10 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
         model = copy.deepcopy(model)
         config = model.config
     model.to(device)
-    sampler = SceneSampler(config, config.seed, n_backgrounds=600 if steps > 200 else 60, photos=photos)
-    rng = np.random.default_rng(config.seed + 1)
+    seed = common.data_seed(config.seed)                  # each rank its own data shard
+    sampler = SceneSampler(config, seed, n_backgrounds=600 if steps > 200 else 60, photos=photos)
+    rng = np.random.default_rng(seed + 1)
+    ddp = common.loss_runner(model)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     history = common.new_history("loss", "acc", "lr")
     ticker = common.Ticker(progress, steps)
@@ -566,7 +575,7 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
                                  src + [("silence", k) for k in range(nq)])
         else:
             frames, audio, labels = pair_batch(scenes, rng, n_silent)
-        rec = train_step(model, opt, frames, audio, labels, device)
+        rec = train_step(model, opt, frames, audio, labels, device, run=ddp)
         for k in run:                                          # smoothed for the curve
             run[k] = rec[k] if step == 1 else 0.9 * run[k] + 0.1 * rec[k]
         if step % every == 0 or step == steps:

@@ -440,11 +440,18 @@ def tcc_loss(emb: torch.Tensor, times: torch.Tensor, config: Config) -> tuple[to
 
 # --------------------------------------------------------------------- training step
 
+def _forward(model: TCCModel, clips: torch.Tensor) -> torch.Tensor:
+    return model(clips)
+
+
 def train_step(model: TCCModel, optimizer: torch.optim.Optimizer, clips: torch.Tensor, times: torch.Tensor,
-               config: Config) -> dict:
-    """One update on a batch: clips (B, T, 3, H, W), times (B, T). Returns {"loss", "acc"}."""
+               config: Config, run=None) -> dict:
+    """One update on a batch: clips (B, T, 3, H, W), times (B, T). Returns {"loss", "acc"}.
+
+    run: common.loss_runner(model) under torchrun (DDP averages the gradients); None runs alone.
+    """
     model.train()
-    emb = model(clips)                                               # (B, T, D)
+    emb = (run or common.loss_runner(model))(_forward, clips)        # (B, T, D)
     loss, stats = tcc_loss(emb, times, config)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -465,7 +472,7 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
     if videos is not None and len(videos) < 2:
         raise ValueError("TCC trains on at least two videos of the same action")
     common.set_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
+    rng = np.random.default_rng(common.data_seed(config.seed))       # each rank its own data shard
     if model is None:
         model = build_model(config)
     else:
@@ -477,6 +484,7 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
         model.config = config
     model.to(device)
     pool = ClipPool(config, rng, videos)
+    run = common.loss_runner(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     history = common.new_history("loss", "acc", "tau")
     tick = common.Ticker(progress, steps)
@@ -485,7 +493,7 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
     for step in range(1, steps + 1):
         common.set_lr(optimizer, common.cosine_lr(step - 1, steps, config.lr, min(config.warmup, steps // 5)))
         clips, times = pool.batch(device)
-        rec = train_step(model, optimizer, clips, times, config)
+        rec = train_step(model, optimizer, clips, times, config, run)
         window.append(rec)
         if step % config.refresh_every == 0:
             pool.refresh()

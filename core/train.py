@@ -85,6 +85,7 @@ def run(method: str, quick: bool = False, steps: int | None = None, device: str 
     t0 = time.time()
     model, history = module.train(config, steps, dev, progress=progress or printer())
     model = common.unwrap(model)
+    common.broadcast_buffers(model)         # under torchrun: every rank holds the model rank 0 writes
     seconds = time.time() - t0
     digest = common.state_digest(model)
     if common.rank() != 0:                  # rank 0 alone evaluates and writes
@@ -131,6 +132,8 @@ def main(argv=None) -> int:
                seed=args.seed, evaluate=not args.no_eval,
                command="python -m core.train " + " ".join(sys.argv[1:] if argv is None else argv),
                progress=printer() if os.environ.get("RANK", "0") == "0" else (lambda *a: None))
+    if common.world_size() > 1:         # under torchrun: every rank says where its weights ended
+        print(f"rank {common.rank()} of {common.world_size()}: weights_sha256 {card['weights_sha256']}", flush=True)
     if "metrics" not in card:           # a rank other than 0 under torchrun
         return 0
     print(f"trained {args.method}: {card['steps']} steps in {card['seconds']:.0f} s on {card['device']}")

@@ -738,10 +738,13 @@ def data_card(config: Config) -> dict:
 # ===================================================================== training step
 
 def train_step(model: VideoMAE, optimizer: torch.optim.Optimizer, x: torch.Tensor, mask: torch.Tensor,
-               pixel_loss_weight: float = 1.0) -> dict:
-    """One AdamW step on a batch x (B, T, 3, H, W) with masks (B, N); returns floats."""
+               pixel_loss_weight: float = 1.0, run=None) -> dict:
+    """One AdamW step on a batch x (B, T, 3, H, W) with masks (B, N); returns floats.
+
+    run: common.loss_runner(model) under torchrun (DDP averages the gradients); None runs alone.
+    """
     model.train()
-    loss, parts = videomae_loss(model, x, mask, pixel_loss_weight)
+    loss, parts = (run or common.loss_runner(model))(videomae_loss, x, mask, pixel_loss_weight)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -768,8 +771,8 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
     """
     steps = int(config.steps if steps is None else steps)
     device = torch.device(device)
-    rng = np.random.default_rng(config.seed)
-    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(common.data_seed(config.seed))       # each rank its own data shard
+    torch.manual_seed(config.seed)                                    # the same initial weights on every rank
     if model is None:
         model = build_model(config)
     else:
@@ -789,6 +792,7 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
         photos = training_photos() if config.photo_fraction > 0 else []
     photo_share = config.photo_fraction if photos else 0.0
     masking = make_masking(config.masking, c.grid, config.mask_ratio)
+    run = common.loss_runner(model)
     optimizer = make_optimizer(model, config)
     weights = np.sqrt([len(f) for f in real])       # longer videos more often, but not 13x (vtest)
     weights /= weights.sum()
@@ -814,7 +818,7 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
             pool[rng.integers(len(pool))] = synthetic_clip(rng, c.image_size, 2 * c.num_frames)
         x = torch.stack(views)                                               # (B, T, 3, H, W)
         mask = batch_masks(masking, config.batch_size, rng, device)          # (B, N)
-        record = train_step(model, optimizer, x, mask, config.pixel_loss_weight)
+        record = train_step(model, optimizer, x, mask, config.pixel_loss_weight, run)
         for k, v in record.items():
             running.setdefault(k, []).append(v)
         if step % log_every == 0 or step == steps:
