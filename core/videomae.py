@@ -321,6 +321,14 @@ def normalize_input(x: torch.Tensor) -> torch.Tensor:
     return (x - mean) / std
 
 
+def normalize_patch_pixels(patches: torch.Tensor) -> torch.Tensor:
+    """Pixels in [0, 1] as tubelets (..., ts*p*p*C) -> input normalization, the inverse of `denormalize_patches`."""
+    shape = patches.shape
+    x = patches.reshape(*shape[:-1], -1, 3)
+    x = (x - x.new_tensor(IMAGENET_MEAN)) / x.new_tensor(IMAGENET_STD)
+    return x.reshape(shape)
+
+
 def denormalize_patches(patches: torch.Tensor) -> torch.Tensor:
     """Pixel-head output (..., ts*p*p*C) in input normalization -> pixels in [0, 1] (channel is last)."""
     shape = patches.shape
@@ -349,8 +357,9 @@ def visible_frame_mean(patches: torch.Tensor, mask: torch.Tensor, grid: tuple[in
     clip_cnt = (frame_cnt.sum(dim=(1, 2, 3)) * tubelet_size).clamp_min(1)               # (B,)
     clip_mean = frame_sum.sum(dim=(1, 2)) / clip_cnt[:, None]                           # (B, C)
     mean = torch.where(frame_cnt > 0, frame_sum / frame_cnt.clamp_min(1), clip_mean[:, None, None])  # (B, t, ts, C)
-    tok = mean[:, :, None, :, None, :].expand(B, t, hw, tubelet_size, pp, C).reshape(B, N, P)
-    return tok[mask].reshape(B, -1, P)
+    tok = mean[:, :, None].expand(B, t, hw, tubelet_size, C).reshape(B, N, tubelet_size, C)   # (B, N, ts, C)
+    hid = tok[mask].reshape(B, -1, tubelet_size, 1, C)                                  # the masked tokens only
+    return hid.expand(-1, -1, -1, pp, -1).reshape(B, -1, P)                             # (B, N_masked, P)
 
 
 def sinusoid_table_3d(grid: tuple[int, int, int], dim: int) -> torch.Tensor:
@@ -530,8 +539,10 @@ class VideoMAE(nn.Module):
         c = self.config
         norm, residual = self.forward_decoder(self.forward_encoder(x, mask), mask)
         grid = (x.shape[1] // c.tubelet_size, c.image_size // c.patch_size, c.image_size // c.patch_size)
-        base = visible_frame_mean(patchify(normalize_input(x), c.patch_size, c.tubelet_size), mask, grid,
-                                  c.tubelet_size)
+        # The frame mean in pixels, then normalized: the same numbers (the normalization is affine per
+        # channel) for a fraction of the work, as only the masked tokens' means are normalized.
+        base = normalize_patch_pixels(visible_frame_mean(patchify(x, c.patch_size, c.tubelet_size), mask, grid,
+                                                         c.tubelet_size))
         return norm, base + residual
 
 
@@ -561,15 +572,16 @@ def videomae_loss(model: VideoMAE, x: torch.Tensor, mask: torch.Tensor,
     """
     c = model.config
     pred_norm, pred_pix = model(x, mask)
-    with torch.no_grad():
+    with torch.no_grad():                   # targets of the masked tubelets only (both are per-tubelet maps)
         patches = patchify(x, c.patch_size, c.tubelet_size)                # (B, N, P) in [0, 1]
-        target_norm = normalize_patches(patches, c.tubelet_size, c.patch_size)
-        target_pix = patchify(normalize_input(x), c.patch_size, c.tubelet_size)
-    loss_norm = masked_mse(pred_norm, target_norm, mask)
-    loss_pix = masked_mse(pred_pix, target_pix, mask)
-    with torch.no_grad():
         B, N, P = patches.shape
-        err = (denormalize_patches(pred_pix).clamp(0, 1) - patches[mask].reshape(B, -1, P)).pow(2).mean()
+        hidden = patches[mask].reshape(B, -1, P)                           # (B, N_masked, P)
+        target_norm = normalize_patches(hidden, c.tubelet_size, c.patch_size)
+        target_pix = normalize_patch_pixels(hidden)
+    loss_norm = F.mse_loss(pred_norm, target_norm)      # = masked_mse over all tokens: masked ones count
+    loss_pix = F.mse_loss(pred_pix, target_pix)
+    with torch.no_grad():
+        err = (denormalize_patches(pred_pix).clamp(0, 1) - hidden).pow(2).mean()
         psnr = -10 * torch.log10(err.clamp_min(1e-10))
     loss = loss_norm + pixel_loss_weight * loss_pix
     return loss, {"loss_norm": loss_norm.item(), "loss_pixel": loss_pix.item(), "psnr": psnr.item()}

@@ -1,0 +1,328 @@
+"""Seconds between a click and the answer, for every tab, on this machine.
+
+    python -m bench.latency [--device cpu|cuda] [--runs 5] [--tabs jigsaw tcc ...] [--json PATH] [--no-app]
+
+For each tab, on its default example:
+  * core: the core contract call alone (the model already loaded, warm), median and p90 of --runs;
+  * click: the full click through the running app with gradio_client (upload, queue, the handler,
+    plots, video encoding, download), the first click on that input and then median and p90 of
+    --runs warm repeats. Some tabs cache work on a bundled input (see the notes column), so the
+    first click is the figure to compare with an upload.
+and for the app: its import time, its cold start (from `python app.py` to the first HTTP 200),
+and the server's peak resident memory (the process tree, sampled every 50 ms) over all clicks.
+
+Budgets on 2 CPU cores at default settings (DESIGN.md): core within 1 s, click within 3 s,
+cold start within 10 s, peak memory within 2 GB; on a GPU every core call within 100 ms.
+`--device cuda` runs the core calls and the app on the GPU and adds a parity check: each
+contract function on the same input on CPU and on CUDA, compared (bench/parity.py).
+Prints a table and writes JSON (bench/results/latency.json).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from core import data, media  # noqa: E402
+from core import device as devices  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUDGET_CPU = {"core_s": 1.0, "click_s": 3.0, "cold_start_s": 10.0, "peak_rss_mb": 2048}
+BUDGET_GPU_CORE_S = 0.1
+
+
+# --------------------------------------------------------------------- each tab's default example
+
+def _example(rel: str) -> str:
+    return os.path.join(data.EXAMPLES, rel)
+
+
+def _tab_inputs() -> dict:
+    """Per tab: its default example as the tab offers it, the core call on it, and the click's API call."""
+    from demos import colorization as d_col
+    from demos import sequence_sort as d_seq
+    from demos import sound_localization as d_snd
+    from demos import tcc as d_tcc
+    from demos import videomae as d_vm
+    photos = sorted(os.listdir(_example("photos")))
+    photo = _example(os.path.join("photos", photos[0]))
+    seq_clip = d_seq.examples()[0][0]
+    col = d_col._examples()[0]
+    tcc_a, tcc_b = d_tcc.example_pairs()[0]
+    snd_clips = d_snd.example_clips()
+    snd_names = list(snd_clips)
+    snd_other = next((n for n in snd_names if "(real)" in n), snd_names[-1])
+    vm_clip = d_vm.vm_examples()[0][0]
+    return {
+        "jigsaw": dict(file=photo, api="/jigsaw_solve", args=lambda h: [h(photo), 7, False]),
+        "sequence_sort": dict(file=seq_clip, api="/sequence_sort_sort",
+                              args=lambda h: [h(seq_clip), "auto", "random", 0]),
+        "colorization": dict(file=_example(col["video"]), mask=_example(col["mask"]), name=col["name"],
+                             api="/colorization_track",
+                             args=lambda h: [h(_example(col["video"])), h(_example(col["mask"])), None,
+                                             col["name"], 32]),
+        "tcc": dict(file=tcc_a, file_b=tcc_b, api="/tcc_align",
+                    args=lambda h: [h(tcc_a), h(tcc_b), ""]),
+        "sound_localization": dict(file=snd_clips[snd_names[0]], api="/sound_localization_localize",
+                                   args=lambda h: [h(snd_clips[snd_names[0]]), d_snd.OWN, snd_other, 0.5,
+                                                   d_snd.SHIPPED]),
+        "videomae": dict(file=vm_clip, api="/videomae_reconstruct",
+                         args=lambda h: [h(vm_clip), 0.9, "tube", 0]),
+    }
+
+
+def core_calls(device) -> dict:
+    """Per tab: a no-argument function making the tab's core contract call(s) on its default example."""
+    from core import colorization, jigsaw, sequence_sort, sound_localization, tcc, videomae
+    from demos import colorization as d_col
+    from demos import videomae as d_vm
+    ins = _tab_inputs()
+    calls = {}
+
+    m = jigsaw.load_pretrained(device)
+    img, _ = media.load_image(ins["jigsaw"]["file"])
+    perm = jigsaw.permutations(m)[7]
+    calls["jigsaw"] = lambda m=m: jigsaw.predict(m, jigsaw.shuffle(img, perm))
+
+    m = sequence_sort.load_pretrained(device)
+    v = media.load_video(ins["sequence_sort"]["file"], with_audio=False).frames
+    mid = len(v) // 2
+    four = v[[mid - 3, mid - 1, mid + 1, mid + 3]][[2, 0, 3, 1]]
+    calls["sequence_sort"] = lambda m=m: sequence_sort.predict(m, four)
+
+    m = colorization.load_pretrained(device)
+    v = media.load_video(ins["colorization"]["file"], with_audio=False).frames[:32]
+    mask, _ = media.load_image(ins["colorization"]["mask"])
+    first, _ = d_col._first_labels(mask, None, v.shape[1:3])
+    calls["colorization"] = lambda m=m: colorization.propagate(m, v, first)
+
+    m = tcc.load_pretrained(device)
+    a = media.load_video(ins["tcc"]["file"], with_audio=False).frames
+    b = media.load_video(ins["tcc"]["file_b"], with_audio=False).frames
+    calls["tcc"] = lambda m=m: tcc.align(tcc.embed(m, a), tcc.embed(m, b))
+
+    m = sound_localization.load_pretrained(device)
+    clip = media.load_video(ins["sound_localization"]["file"])
+    fr = clip.frames[min(len(clip.frames) - 1, int(0.5 * clip.fps))]
+    calls["sound_localization"] = lambda m=m: (
+        sound_localization.localize(m, fr, clip.audio, clip.sample_rate),
+        sound_localization.correspondence(m, fr, clip.audio, clip.sample_rate))
+
+    m = videomae.load_pretrained(device)
+    frames, _, _ = d_vm._load(ins["videomae"]["file"])
+    calls["videomae"] = lambda m=m: videomae.reconstruct(m, frames, mask_ratio=0.9, seed=0)
+    return calls
+
+
+# --------------------------------------------------------------------- measuring
+
+def _sync(device) -> None:
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def time_calls(fn, runs: int, device="cpu") -> list[float]:
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def summary(xs: list[float]) -> dict:
+    xs = sorted(xs)
+    p90 = xs[min(len(xs) - 1, int(np.ceil(0.9 * len(xs))) - 1)]
+    return {"median": round(statistics.median(xs), 3), "p90": round(p90, 3), "runs": len(xs),
+            "all": [round(x, 3) for x in xs]}
+
+
+class RssSampler:
+    """Peak resident memory of a process and its children, sampled in a thread."""
+
+    def __init__(self, pid: int, every: float = 0.05):
+        import psutil
+        self.proc, self.every, self.peak = psutil.Process(pid), every, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _rss(self) -> int:
+        import psutil
+        total = 0
+        for p in [self.proc, *self.proc.children(recursive=True)]:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, self._rss())
+            except Exception:  # noqa: BLE001  (the process ended)
+                return
+            time.sleep(self.every)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        return round(self.peak / 2**20, 1)
+
+
+def import_time() -> float:
+    """Seconds to `import app` in a fresh interpreter (median of 3)."""
+    code = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
+    xs = [float(subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                               check=True).stdout.strip().splitlines()[-1]) for _ in range(3)]
+    return round(statistics.median(xs), 2)
+
+
+def start_app(port: int, device: str) -> tuple[subprocess.Popen, float]:
+    """`python app.py` on loopback; returns the process and the seconds until the first HTTP 200."""
+    from tests.conftest import wait_http
+    t0 = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port),
+                             "--device", device], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    wait_http(f"http://127.0.0.1:{port}/", timeout=300, proc=proc)
+    return proc, round(time.monotonic() - t0, 2)
+
+
+def click_times(url: str, tabs: list[str], runs: int) -> dict:
+    from gradio_client import Client, handle_file
+    ins = _tab_inputs()
+    client = Client(url, verbose=False)
+    out = {}
+    for tab in tabs:
+        spec = ins[tab]
+        t0 = time.perf_counter()
+        client.predict(*spec["args"](handle_file), api_name=spec["api"])
+        first = time.perf_counter() - t0
+        warm = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            client.predict(*spec["args"](handle_file), api_name=spec["api"])
+            warm.append(time.perf_counter() - t0)
+        out[tab] = {"first": round(first, 3), **summary(warm)}
+    return out
+
+
+# --------------------------------------------------------------------- the table
+
+NOTES = {
+    "sequence_sort": "whole clip decoded; motion energy; 4 frames",
+    "colorization": "32 frames: colourize twice (learned, raw grey) + propagate; 2 videos encoded",
+    "tcc": "both clips embedded; 1 synced video encoded",
+    "sound_localization": "click maps every frame of the clip; results for a bundled clip are cached",
+    "videomae": "whole clip reconstructed + 2 baselines; 1 video encoded",
+}
+
+
+def table(result: dict) -> str:
+    budget = result["budget"]
+    lines = [f"Machine: {result['machine']}; device {result['device']}; torch {result['torch']}.", "",
+             "| tab | core call, median (p90) | click, first | click, warm median (p90) | within budget |",
+             "|---|---|---|---|---|"]
+    for tab in result["tabs"]:
+        c = result["core"].get(tab)
+        k = result.get("click", {}).get(tab)
+        core_txt = f"{c['median']:.3f} s ({c['p90']:.3f})" if c else "-"
+        first_txt = f"{k['first']:.2f} s" if k else "-"
+        click_txt = f"{k['median']:.2f} s ({k['p90']:.2f})" if k else "-"
+        ok = (c is None or c["p90"] <= budget["core_s"]) and (k is None or max(k["first"], k["p90"]) <= budget["click_s"])
+        lines.append(f"| {tab} | {core_txt} | {first_txt} | {click_txt} | {'yes' if ok else '**no**'} |")
+    app = result.get("app")
+    if app:
+        lines += ["", f"App: import {app['import_s']:.2f} s; cold start to first HTTP 200 {app['cold_start_s']:.2f} s "
+                      f"(budget {budget['cold_start_s']:.0f} s); server peak memory {app['peak_rss_mb']:.0f} MB "
+                      f"(budget {budget['peak_rss_mb']} MB)."]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    from core.train import available
+    ap = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--tabs", nargs="*", default=None)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads for the core calls (default: what app.py gives each handler)")
+    ap.add_argument("--no-app", action="store_true", help="core calls only")
+    ap.add_argument("--json", default=os.path.join(ROOT, "bench", "results", "latency.json"))
+    args = ap.parse_args(argv)
+    from app import cpu_threads
+    torch.set_num_threads(args.threads or cpu_threads())
+    dev = devices.choose(args.device)
+    tabs = [t for t in (args.tabs or ["jigsaw", "sequence_sort", "colorization", "tcc", "sound_localization",
+                                      "videomae"]) if t in available()]
+    result = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.system()}",
+              "device": devices.describe(dev), "threads": torch.get_num_threads(), "torch": torch.__version__, "tabs": tabs,
+              "budget": {**BUDGET_CPU, **({"core_s": BUDGET_GPU_CORE_S} if dev.type == "cuda" else {})},
+              "notes": {t: NOTES.get(t, "") for t in tabs}, "core": {}}
+
+    with torch.inference_mode():
+        calls = core_calls(dev)
+        for tab in tabs:
+            calls[tab]()                                    # warm-up: first-touch allocations, kernels
+            result["core"][tab] = summary(time_calls(calls[tab], args.runs, dev))
+            print(f"core  {tab:20s} median {result['core'][tab]['median']:.3f} s  p90 {result['core'][tab]['p90']:.3f} s",
+                  flush=True)
+    del calls
+
+    if dev.type == "cuda":
+        from bench import parity
+        result["parity"] = parity.run(dev)
+        print("parity:", json.dumps(result["parity"], indent=1))
+
+    if not args.no_app:
+        from tests.conftest import free_port
+        result_app = {"import_s": import_time()}
+        port = free_port()
+        proc, cold = start_app(port, args.device)
+        result_app["cold_start_s"] = cold
+        rss = RssSampler(proc.pid)
+        try:
+            result["click"] = click_times(f"http://127.0.0.1:{port}/", tabs, args.runs)
+        finally:
+            result_app["peak_rss_mb"] = rss.stop()
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        result["app"] = result_app
+        for tab in tabs:
+            k = result["click"][tab]
+            print(f"click {tab:20s} first {k['first']:.2f} s  median {k['median']:.2f} s  p90 {k['p90']:.2f} s",
+                  flush=True)
+
+    text = table(result)
+    result["table"] = text
+    print()
+    print(text)
+    os.makedirs(os.path.dirname(args.json), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(result, f, indent=1)
+    print(f"\nwrote {os.path.relpath(args.json, ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

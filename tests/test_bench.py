@@ -1,0 +1,53 @@
+"""The benchmarks' own plumbing: cheap checks that their comparisons compare like with like."""
+import numpy as np
+import pytest
+import torch
+
+
+def test_transformers_videomae_has_our_configuration():
+    """Same widths, depths, heads, patch, tubelet, frames: the parameter counts differ by our pixel head alone."""
+    pytest.importorskip("transformers")
+    from bench import videomae_vs_hf
+    from core import videomae
+    c = videomae.load_pretrained("cpu").config
+    ours, theirs = videomae.build_model(c), videomae_vs_hf.hf_model(c)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(ours) - count(ours.pixel_head) == count(theirs)
+    x = torch.rand(2, c.num_frames, 3, c.image_size, c.image_size)
+    mask = videomae.batch_masks(videomae.make_masking("tube", c.grid, 0.9), 2, np.random.default_rng(0), "cpu")
+    with torch.inference_mode():
+        out = theirs(pixel_values=x, bool_masked_pos=mask)
+        norm, pix = ours(x, mask)
+    assert out.logits.shape == norm.shape == pix.shape               # (B, N_masked, ts*p*p*3) both
+
+
+def test_parity_compare_flags_a_difference():
+    from bench import parity
+    a = {"jigsaw.predict": np.array([0.1, 0.9], np.float32), "tcc.align": np.arange(10),
+         "videomae.reconstruct": np.zeros((2, 4, 4, 3), np.uint8)}
+    same = parity.compare(a, {k: v.copy() for k, v in a.items()})
+    assert all(r["ok"] for r in same.values())
+    b = {"jigsaw.predict": np.array([0.9, 0.1], np.float32), "tcc.align": np.arange(10)[::-1].copy(),
+         "videomae.reconstruct": np.full((2, 4, 4, 3), 50, np.uint8)}
+    diff = parity.compare(a, b)
+    assert not any(r["ok"] for r in diff.values())
+
+
+def test_latency_summary_and_budget_table():
+    from bench import latency
+    s = latency.summary([0.5, 0.1, 0.2, 0.3, 0.4])
+    assert s["median"] == 0.3 and s["p90"] == 0.5 and s["runs"] == 5
+    res = {"machine": "m", "device": "CPU", "torch": "t", "tabs": ["a", "b"], "budget": latency.BUDGET_CPU,
+           "core": {"a": latency.summary([0.2]), "b": latency.summary([1.5])},
+           "click": {"a": {"first": 1.0, **latency.summary([0.9])}, "b": {"first": 4.0, **latency.summary([2.0])}}}
+    rows = latency.table(res).splitlines()
+    assert rows[4].startswith("| a |") and rows[4].endswith("| yes |")
+    assert rows[5].startswith("| b |") and rows[5].endswith("| **no** |")
+
+
+def test_app_gives_each_handler_its_share_of_the_cores(monkeypatch):
+    import app
+    monkeypatch.delenv("SSL_LAB_THREADS", raising=False)
+    assert app.cpu_threads(2, 2) == 1 and app.cpu_threads(16, 2) == 8 and app.cpu_threads(1, 2) == 1
+    monkeypatch.setenv("SSL_LAB_THREADS", "3")
+    assert app.cpu_threads(2, 2) == 3
