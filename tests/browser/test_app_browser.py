@@ -10,7 +10,7 @@ from tests.browser.conftest import assert_no_error, open_tab, screenshot
 def test_every_tab_opens(page, app_url, tmp_path):
     page.goto(app_url)
     page.get_by_text("Self-supervised and multimodal video learning").wait_for(timeout=60_000)
-    shot = screenshot(page, "screenshot.png", tmp_path)
+    shot = screenshot(page, "overview.png", tmp_path)
     assert os.path.getsize(shot) > 10_000
     assert_no_error(page)
     for _, title, _ in TABS:
