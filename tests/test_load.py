@@ -244,3 +244,40 @@ class TestTinyQueue:
         assert all(o == "ok" or o in full for o in outcomes), f"only 'queue full' may fail: {outcomes}"
         # and the app still serves the next visitor
         assert _client(url, tmp_path, "next").predict(handle_file(a), handle_file(b), "", api_name="/tcc_align")
+
+
+def test_a_cached_image_is_never_served_half_written(tmp_path):
+    """Two visitors getting the same picture share gradio's cached file; it must never be seen truncated.
+
+    gradio 6.31 rewrote that file in place (bench.load caught an empty image.png); demos.common makes the
+    write atomic. Here writers keep caching one picture while a reader keeps reading the shared path.
+    """
+    import demos.common
+    from gradio import processing_utils as pu
+    assert pu.save_pil_to_cache is demos.common._save_pil_to_cache_atomic
+    from PIL import Image
+
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8))
+    path = pu.save_pil_to_cache(img, str(tmp_path), format="png")
+    full = os.path.getsize(path)
+    stop, bad = threading.Event(), []
+
+    def writer():
+        while not stop.is_set():
+            pu.save_pil_to_cache(img, str(tmp_path), format="png")
+
+    def reader():
+        for _ in range(300):
+            with open(path, "rb") as f:
+                n = len(f.read())
+            if n != full:
+                bad.append(n)
+
+    ws = [threading.Thread(target=writer) for _ in range(2)]
+    for w in ws:
+        w.start()
+    reader()
+    stop.set()
+    for w in ws:
+        w.join()
+    assert not bad, f"read a partial file {len(bad)} times (sizes {sorted(set(bad))[:5]}, full {full})"
