@@ -33,9 +33,11 @@ TABS: list[tuple[str, str, str]] = [
 ]
 
 MAX_FILE_SIZE = "100mb"        # matches core.media.MAX_FILE_MB: larger uploads are refused by the server
-QUEUE_SIZE = 32                # visitors beyond this are told the queue is full
+QUEUE_SIZE = int(os.environ.get("SSL_LAB_QUEUE_SIZE", 32))   # visitors beyond this are told the queue is full
 CONCURRENCY = 2                # events that run at once per handler (2 CPU cores on a free Space)
-CACHE_SWEEP = (600, 3600)      # every 10 min, delete cached files older than an hour
+# every 10 min, delete cached files older than an hour; SSL_LAB_CACHE_SWEEP="FREQ,AGE" (seconds) overrides
+# (the load tests use a sweep of a few seconds to check that served files really go)
+CACHE_SWEEP = tuple(int(v) for v in os.environ.get("SSL_LAB_CACHE_SWEEP", "600,3600").split(","))
 
 
 

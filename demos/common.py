@@ -23,6 +23,52 @@ from core import data, media  # noqa: E402
 
 log = logging.getLogger("ssl_lab")
 
+
+# --------------------------------------------------------------------- gradio's image cache, made atomic
+
+def _save_pil_to_cache_atomic(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+    """gradio's save_pil_to_cache, but the file appears whole or not at all.
+
+    gradio 6.31 names a cached image by the hash of its bytes and rewrites that file in place on every
+    call. Two visitors who get the same picture at the same moment then share the path, and one of them
+    can be served the file while the other's write has just truncated it: an empty or cut image (seen in
+    bench.load as "Too little data for declared Content-Length"). Here the bytes go to a private temporary
+    name and are renamed into place, like gradio's own save_file_to_cache does.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from gradio import processing_utils as pu
+
+    data = pu.encode_pil_to_bytes(img, format)
+    folder = Path(cache_dir) / pu.hash_bytes(data)
+    folder.mkdir(exist_ok=True, parents=True)
+    path = (folder / f"{name}.{format}").resolve()
+    if path.exists():
+        try:
+            os.utime(path)          # delete_cache ages files by ctime: a file handed out again is young again
+        except OSError:
+            pass
+        return str(path)
+    fd, staging = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(staging, path)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+    return str(path)
+
+
+def _patch_gradio_image_cache() -> None:
+    from gradio import processing_utils as pu
+    if pu.save_pil_to_cache is not _save_pil_to_cache_atomic:
+        pu.save_pil_to_cache = _save_pil_to_cache_atomic
+
+
+_patch_gradio_image_cache()
+
 STATE_TTL_S = 3600          # a visitor's trained model is dropped an hour after their last visit
 
 
