@@ -85,8 +85,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+def limit_malloc_arenas(n: int = 2) -> bool:
+    """Cap glibc's malloc arenas (what MALLOC_ARENA_MAX does, set from inside the process).
+
+    glibc gives threads their own memory pools; with gradio's worker threads the
+    server's memory crept up by ~50 MB per round of 16 clients and settled ~300 MB
+    higher than with two arenas (bench.load). Linux only; elsewhere a no-op.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+        return bool(ctypes.CDLL("libc.so.6").mallopt(-8, n))      # -8: M_ARENA_MAX
+    except (OSError, AttributeError):
+        return False
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    limit_malloc_arenas()
     import torch
     torch.set_num_threads(cpu_threads())
     try:

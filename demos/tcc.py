@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 import gradio as gr
 import numpy as np
@@ -388,9 +389,12 @@ def _application_outputs(session: dict, boundaries: str):
 def build(device) -> None:
     cache = {}
 
+    lock = threading.Lock()
+
     def shipped():
-        if "model" not in cache:
-            cache["model"] = tcc.load_pretrained(device)
+        with lock:                      # two first visitors at once load it once
+            if "model" not in cache:
+                cache["model"] = tcc.load_pretrained(device)
         return cache["model"]
 
     h = make_handlers({"shipped": shipped, "device": device})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 
 import gradio as gr
 import numpy as np
@@ -205,9 +206,12 @@ def build(device=None) -> None:
     """Lay out the VideoMAE tab inside the current gr.Tab (the model loads on first use)."""
     cache = {}
 
+    lock = threading.Lock()
+
     def shipped():
-        if "model" not in cache:
-            cache["model"] = vm.load_pretrained(device or "cpu")
+        with lock:                      # two first visitors at once load it once
+            if "model" not in cache:
+                cache["model"] = vm.load_pretrained(device or "cpu")
         return cache["model"]
 
     h = make_handlers(shipped)
