@@ -316,7 +316,7 @@ def build(device) -> None:
         lines = [f"**Asked:** colour frames 2..{T} (seen in grey) by pointing into frame 1 (in colour). "
                  f"**Answered** by {who}: the right colour cluster at **{acc[1:].mean():.0%}** of positions "
                  f"(mean confidence {conf[1:].mean():.0%}); raw grey pixels: {acc_raw[1:].mean():.0%}.",
-                 f"**Tracking** {int(first.max())} object(s) from {source} through {T} frames."]
+                 f"**Tracking** {len(np.unique(first[first > 0]))} object(s) from {source} through {T} frames."]
         if j is not None:
             lines.append(f"Mean J against the true masks: learned **{j['learned'].mean():.2f}**, raw Lab pixels "
                          f"{j['raw pixels (Lab)'].mean():.2f}.")
