@@ -48,7 +48,8 @@ class MediaError(ValueError):
 class Video(NamedTuple):
     frames: np.ndarray          # (T, H, W, 3) uint8
     fps: float
-    audio: np.ndarray | None    # (N,) float32 mono in [-1, 1], or None when the file has no sound
+    audio: np.ndarray | None    # (N,) float32 mono, nominally in [-1, 1] (lossy codecs and resampling can
+                                # overshoot a full-scale sound a little: not clipped), or None without sound
     sample_rate: int | None
     notes: list[str]            # what was adapted (trimmed, downscaled, resampled)
 
@@ -272,6 +273,13 @@ def load_video(path, max_seconds: float | None = MAX_SECONDS, max_side: int | No
             notes.append(f"the file seems truncated: only the first {first_stale} of {len(frames)} frames "
                          "could be decoded")
             frames = frames[:first_stale]
+        if not frames:
+            # moviepy rounds the duration to 10 ms and counts int(duration * fps) frames, so a clip shorter
+            # than one sampled frame (one frame at 30 fps, three at 60) iterates to nothing: take its first.
+            try:
+                frames = [np.asarray(clip.get_frame(0), dtype=np.uint8)[..., :3]]
+            except Exception:  # noqa: BLE001  (nothing decodable: the message below says so)
+                frames = []
         if not frames:
             raise MediaError(f"{name!r} holds no frames. Please provide {ACCEPTED_VIDEO}.")
         shapes = {f.shape for f in frames}
