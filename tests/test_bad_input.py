@@ -160,6 +160,9 @@ class Files:
     def _one_frame(self, p):      # one frame, and a second of sound (the sound tab needs it)
         return write_video(p + ".mp4", pattern(1, 64, 96), 1, write_wav(p + ".wav", tone(1.0, 16000), 16000))
 
+    def _one_frame_30fps(self, p):  # one frame at a phone's rate: shorter than one sampled frame at 15 fps
+        return write_video(p + ".mp4", pattern(1, 64, 96), 30)
+
     def _long(self, p):           # 14 s at 2 fps: past media.MAX_SECONDS (10 s), so it is trimmed
         return write_video(p + ".mp4", pattern(28, 48, 64), 2, write_wav(p + ".wav", tone(14.0, 16000), 16000))
 
@@ -371,6 +374,7 @@ VIDEO_CASES = {
     "truncated": ("ok", ("truncated",)),
     "truncated_tail": ("error", ("as a video",)),
     "one_frame": ("error", ("frame",)),
+    "one_frame_30fps": ("error", ("frame",)),
     "long": ("ok", ("trimmed",)),
     "portrait": ("ok", ("downscaled",)),
     "sliver": ("ok", ("downscaled",)),
@@ -381,6 +385,7 @@ VIDEO_CASES = {
 # per-tab exceptions to the defaults above
 OVERRIDES = {
     ("sound_localization", "one_frame"): ("ok", ()),         # a still with its sound can be localized
+    ("sound_localization", "one_frame_30fps"): ("error", ("no sound track",)),
 }
 
 
@@ -418,6 +423,14 @@ def test_media_truncated_files_keep_only_what_was_decoded(files):
         assert any("truncated" in n for n in v.notes)
         assert all(not np.array_equal(v.frames[i], v.frames[i - 1]) for i in range(1, len(v.frames)))
     assert not whole.notes and len(whole.frames) == 30
+
+
+def test_media_reads_a_one_frame_clip_at_any_rate(files):
+    """moviepy iterates int(duration * fps) frames of a 10-ms-rounded duration: none for 1 frame at 30 fps."""
+    for path in (files.one_frame, files.one_frame_30fps):
+        v = media.load_video(path)
+        assert v.frames.shape == (1, 64, 96, 3)
+        assert np.abs(v.frames[0].astype(int) - pattern(1, 64, 96)[0]).mean() < 12
 
 
 def test_media_thin_strips_keep_a_usable_short_side(files):
@@ -469,7 +482,8 @@ def test_jigsaw_bad_image_file(tabs, files, case):
 ARRAYS = {   # what gr.Image(type="numpy") or an API client may hand over
     "grey_2d": (lambda: pattern(1, 60, 80)[0, ..., 0], "ok"),
     "grey_hw1": (lambda: pattern(1, 60, 80)[0, ..., :1], "ok"),
-    "grey_alpha": (lambda: np.concatenate([pattern(1, 60, 80)[0, ..., :1], np.full((60, 80, 1), 255, np.uint8)], -1), "ok"),
+    "grey_alpha": (lambda: np.concatenate([pattern(1, 60, 80)[0, ..., :1], np.full((60, 80, 1), 255, np.uint8)],
+                                          -1), "ok"),
     "rgba": (lambda: np.concatenate([pattern(1, 60, 80)[0], np.full((60, 80, 1), 200, np.uint8)], -1), "ok"),
     "uint16": (lambda: pattern(1, 60, 80)[0].astype(np.uint16) * 257, "ok"),
     "float01": (lambda: pattern(1, 60, 80)[0].astype(np.float32) / 255, "ok"),
@@ -572,7 +586,7 @@ def test_tcc_bad_second_video_is_named(tabs, files):
     expect_error(lambda: run_tab("tcc", h, good_input("tcc"), other=files.one_frame), "video 2")
 
 
-# --------------------------------------------------------------------- colorization: the first-frame mask is an image too
+# --------------------------------------------------------------------- colorization: its first-frame mask is an image
 
 def _mask(kind):
     m = np.zeros((40, 60), np.uint8)
