@@ -231,7 +231,7 @@ def load_video(path, max_seconds: float | None = MAX_SECONDS, max_side: int | No
     name = os.path.basename(path)
     notes: list[str] = []
     try:
-        clip = VideoFileClip(path, audio=False)      # sound is decoded by _decode_sound
+        clip = _upright(VideoFileClip(path, audio=False), path)      # sound is decoded by _decode_sound
     except Exception as err:  # moviepy raises OSError, KeyError, IndexError... for non-videos
         raise MediaError(f"Could not read {name!r} as a video ({type(err).__name__}). "
                          f"Please provide {ACCEPTED_VIDEO}.") from None
@@ -296,6 +296,41 @@ def load_video(path, max_seconds: float | None = MAX_SECONDS, max_side: int | No
         return Video(frames, fps, audio, rate, notes)
     finally:
         clip.close()
+
+
+def _display_rotation(clip) -> int:
+    """The turn (0, 90, 180, 270 degrees) in the video stream's display matrix, as ffmpeg reports it."""
+    import re
+
+    for inp in (clip.reader.infos.get("inputs") or [])[:1]:
+        for stream in inp.get("streams") or []:
+            if stream.get("stream_type") != "video":
+                continue
+            meta = stream.get("metadata") or {}
+            for key in ("Display Matrix", "displaymatrix", "rotate"):
+                found = re.search(r"[-+]?\d+(\.\d+)?", str(meta.get(key, "")))
+                if found:
+                    return int(round(float(found.group()))) % 360
+            return 0
+    return 0
+
+
+def _upright(clip, path: str):
+    """The clip with its frames at the size ffmpeg decodes them, for phone videos stored sideways.
+
+    A phone's upright video is stored landscape with a 90-degree display matrix; ffmpeg turns the
+    frames upright when decoding. moviepy swaps width and height for that, but only when it finds
+    the matrix, and its parser misses the "Display Matrix: rotation of -90.00 degrees" line of
+    recent ffmpeg builds (the imageio-ffmpeg wheel's): it then squashes the upright frames back
+    into the landscape size. Reopen with the upright size when that happened.
+    """
+    from moviepy import VideoFileClip
+
+    if _display_rotation(clip) in (90, 270) and getattr(clip.reader, "rotation", 0) not in (90, 270):
+        w, h = clip.size
+        clip.close()
+        clip = VideoFileClip(path, audio=False, target_resolution=(h, w))
+    return clip
 
 
 def _watch_stale_reads(clip) -> list:
