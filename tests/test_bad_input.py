@@ -172,6 +172,13 @@ class Files:
     def _portrait(self, p):       # a phone held upright: 720x1280
         return write_video(p + ".mp4", pattern(6, 1280, 720), 3, write_wav(p + ".wav", tone(2.0, 16000), 16000))
 
+    def _phone_portrait(self, p):  # how phones store an upright video: landscape pixels + a 90-degree display matrix
+        stored = write_video(p + "_stored.mp4", pattern(6, 720, 1280), 3,
+                             write_wav(p + ".wav", tone(2.0, 16000), 16000))
+        subprocess.run([_ffmpeg(), "-y", "-loglevel", "error", "-display_rotation", "90", "-i", stored, "-c", "copy",
+                        p + ".mp4"], check=True, capture_output=True, timeout=60)
+        return p + ".mp4"
+
     def _sliver(self, p):         # 1:40, so downscaling alone would leave 8 pixels: 32x1280
         return write_video(p + ".mp4", pattern(6, 1280, 32), 3, write_wav(p + ".wav", tone(2.0, 16000), 16000))
 
@@ -377,6 +384,7 @@ VIDEO_CASES = {
     "one_frame_30fps": ("error", ("frame",)),
     "long": ("ok", ("trimmed",)),
     "portrait": ("ok", ("downscaled",)),
+    "phone_portrait": ("ok", ("downscaled from 720x1280",)),
     "sliver": ("ok", ("downscaled",)),
     "odd": ("ok", ()),
     "tiny_video": ("error", ("6x6 pixels", "at least 16x16")),
@@ -431,6 +439,16 @@ def test_media_reads_a_one_frame_clip_at_any_rate(files):
         v = media.load_video(path)
         assert v.frames.shape == (1, 64, 96, 3)
         assert np.abs(v.frames[0].astype(int) - pattern(1, 64, 96)[0]).mean() < 12
+
+
+def test_media_turns_a_phone_video_upright(files):
+    """A 90-degree display matrix: frames come back upright (720x1280 downscaled), not squashed into 1280x720."""
+    v = media.load_video(files.phone_portrait)
+    assert v.frames.shape[1:3] == (320, 180) and "downscaled from 720x1280 to 180x320" in v.notes
+    stored = pattern(1, 720, 1280)[0]
+    upright = [np.asarray(media.resize_image(np.ascontiguousarray(np.rot90(stored, k)), (320, 180)), int)
+               for k in (1, 3)]
+    assert min(np.abs(v.frames[0].astype(int) - u).mean() for u in upright) < 12
 
 
 def test_media_thin_strips_keep_a_usable_short_side(files):
