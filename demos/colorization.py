@@ -290,7 +290,7 @@ def build(device) -> None:
     def on_run(path, mask, drawn, name, n, my_model):
         t0 = time.perf_counter()
         v = common.load_video_input(path)
-        frames = v.frames[:int(n)]
+        frames = v.frames[:common.number(n, "The number of frames to process", 2, integer=True)]
         if len(frames) < 2:
             raise gr.Error("The clip needs at least 2 frames.")
         T, H, W = frames.shape[:3]
