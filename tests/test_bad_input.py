@@ -352,7 +352,7 @@ def run_tab(key, h, inp, other=None, sound=None) -> str:
 # --------------------------------------------------------------------- what a clear answer is
 
 ACCEPTS = ("Please provide", "please provide", "at least", "accepted", "Please draw", "Please pick",
-           "choose", "Choose", "paint over")
+           "choose", "Choose", "paint over", "must be", "Pick ")
 
 
 def assert_clear_error(err: gr.Error, *must: str) -> str:
@@ -631,6 +631,45 @@ def test_colorization_first_frame_mask_variants(tabs, files, kind):
     else:
         out = call()
         assert "Tracking** 1 object" in out[0]
+
+
+# --------------------------------------------------------------------- controls: an emptied number field, NaN, text
+
+def _sound():
+    return importlib.import_module("demos.sound_localization")
+
+
+CONTROLS = {   # (tab, label): call(h, good) -> the handler with one odd control value
+    ("jigsaw", "k empty"): lambda h, g: h["jigsaw_solve"](g, None, False, None),
+    ("jigsaw", "k nan"): lambda h, g: h["jigsaw_solve"](g, float("nan"), False, None),
+    ("jigsaw", "k out of range"): lambda h, g: h["jigsaw_solve"](g, 10**9, False, None),
+    ("sequence_sort", "seed empty"): lambda h, g: h["sequence_sort_sort"](g, "auto", "random", None, None),
+    ("sequence_sort", "seed negative"): lambda h, g: h["sequence_sort_sort"](g, "auto", "random", -1, None),
+    ("sequence_sort", "stride text"): lambda h, g: h["sequence_sort_sort"](g, "x", "random", 0, None),
+    ("sequence_sort", "reshuffle empty"): lambda h, g: h["sequence_sort_reshuffle"](None),
+    ("sequence_sort", "verify seed empty"): lambda h, g: h["sequence_sort_verify"](g, "in order", None, None),
+    ("colorization", "frames empty"): lambda h, g: h["colorization_track"](g, first_mask(), None, "", None, None),
+    ("colorization", "frames nan"): lambda h, g: h["colorization_track"](g, first_mask(), None, "", float("nan"),
+                                                                         None),
+    ("sound_localization", "t nan"): lambda h, g: h["sound_localization_localize"](
+        g, _sound().OWN, None, float("nan"), _sound().SHIPPED, None),
+    ("sound_localization", "unknown sound"): lambda h, g: h["sound_localization_localize"](
+        g, "louder", None, 0.5, _sound().SHIPPED, None),
+    ("videomae", "ratio empty"): lambda h, g: h["videomae_reconstruct"](g, None, "tube", 0, None),
+    ("videomae", "ratio 1"): lambda h, g: h["videomae_reconstruct"](g, 1.0, "tube", 0, None),
+    ("videomae", "seed empty"): lambda h, g: h["videomae_reconstruct"](g, 0.9, "tube", None, None),
+    ("videomae", "seed negative"): lambda h, g: h["videomae_reconstruct"](g, 0.9, "tube", -1, None),
+    ("videomae", "unknown masking"): lambda h, g: h["videomae_reconstruct"](g, 0.9, "diagonal", 0, None),
+}
+
+
+@pytest.mark.parametrize("key,label", list(CONTROLS), ids=[f"{k}-{v}" for k, v in CONTROLS])
+def test_odd_control_values_get_a_clear_error(tabs, key, label):
+    """What an API client, or a visitor who empties a number field, can send: never a TypeError or
+    Python's "cannot convert float NaN to integer"."""
+    h = tabs(key)
+    msg = expect_error(lambda: CONTROLS[key, label](h, good_input(key)))
+    assert "convert" not in msg and "int()" not in msg and "expected non-negative" not in msg, msg
 
 
 # --------------------------------------------------------------------- and the app keeps serving
