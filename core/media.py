@@ -48,7 +48,8 @@ class MediaError(ValueError):
 class Video(NamedTuple):
     frames: np.ndarray          # (T, H, W, 3) uint8
     fps: float
-    audio: np.ndarray | None    # (N,) float32 mono in [-1, 1], or None when the file has no sound
+    audio: np.ndarray | None    # (N,) float32 mono, nominally in [-1, 1] (lossy codecs and resampling can
+                                # overshoot a full-scale sound a little: not clipped), or None without sound
     sample_rate: int | None
     notes: list[str]            # what was adapted (trimmed, downscaled, resampled)
 
@@ -68,11 +69,17 @@ def _check_file(path, accepted: str) -> str:
     return path
 
 
-def _fit_size(h: int, w: int, max_side: int | None) -> tuple[int, int]:
-    """(h, w) scaled so that the longer side is at most max_side, both sides even-or-kept >= 1."""
+def _fit_size(h: int, w: int, max_side: int | None, min_side: int = 1) -> tuple[int, int]:
+    """(h, w) scaled so that the longer side is at most max_side, both sides kept >= 1.
+
+    The shorter side is never scaled below min_side (when it was at least that): a
+    very thin strip keeps a usable height and its longer side stays above max_side.
+    """
     if not max_side or max(h, w) <= max_side:
         return h, w
     s = max_side / max(h, w)
+    if min(h, w) * s < min_side:
+        s = min(1.0, min_side / min(h, w))
     return max(1, round(h * s)), max(1, round(w * s))
 
 
@@ -85,7 +92,8 @@ def to_rgb_uint8(array) -> np.ndarray:
     dtype's range (floats are taken as [0, 1] when they fit, else min-max).
     """
     a = np.asarray(array)
-    if a.dtype == object or a.size == 0:
+    if a.size == 0 or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) \
+            or np.issubdtype(a.dtype, np.complexfloating):
         raise MediaError(f"This is not an image. Please provide {ACCEPTED_IMAGE}.")
     if a.ndim == 3 and a.shape[-1] == 1:
         a = a[..., 0]
@@ -200,7 +208,7 @@ def load_image(source, max_side: int | None = MAX_SIDE) -> tuple[np.ndarray, lis
     h, w = image.shape[:2]
     if min(h, w) < MIN_SIDE:
         raise MediaError(f"The image is only {w}x{h} pixels. Please provide {ACCEPTED_IMAGE}.")
-    nh, nw = _fit_size(h, w, max_side)
+    nh, nw = _fit_size(h, w, max_side, MIN_SIDE)
     if (nh, nw) != (h, w):
         image = resize_image(image, (nh, nw))
         notes.append(f"downscaled from {w}x{h} to {nw}x{nh}")
@@ -223,7 +231,7 @@ def load_video(path, max_seconds: float | None = MAX_SECONDS, max_side: int | No
     name = os.path.basename(path)
     notes: list[str] = []
     try:
-        clip = VideoFileClip(path, audio=False)      # sound is decoded by _decode_sound
+        clip = _upright(VideoFileClip(path, audio=False), path)      # sound is decoded by _decode_sound
     except Exception as err:  # moviepy raises OSError, KeyError, IndexError... for non-videos
         raise MediaError(f"Could not read {name!r} as a video ({type(err).__name__}). "
                          f"Please provide {ACCEPTED_VIDEO}.") from None
@@ -233,11 +241,14 @@ def load_video(path, max_seconds: float | None = MAX_SECONDS, max_side: int | No
         duration = float(clip.duration or 0.0)
         if not w or not h or src_fps <= 0:
             raise MediaError(f"{name!r} has no readable video stream. Please provide {ACCEPTED_VIDEO}.")
+        if min(w, h) < MIN_SIDE:
+            raise MediaError(f"The video is only {w}x{h} pixels. Please provide {ACCEPTED_VIDEO}, "
+                             f"at least {MIN_SIDE}x{MIN_SIDE} pixels.")
         if max_seconds and duration > max_seconds:
             clip = clip.subclipped(0, max_seconds)
             notes.append(f"trimmed from {duration:.1f} s to the first {max_seconds:g} s")
             duration = max_seconds
-        nh, nw = _fit_size(h, w, max_side)
+        nh, nw = _fit_size(h, w, max_side, MIN_SIDE)
         if (nh, nw) != (h, w):
             clip = clip.resized((nw, nh))
             notes.append(f"downscaled from {w}x{h} to {nw}x{nh}")
@@ -245,11 +256,30 @@ def load_video(path, max_seconds: float | None = MAX_SECONDS, max_side: int | No
         if max_fps and src_fps > max_fps + 1e-6:
             fps = float(max_fps)
             notes.append(f"sampled at {fps:g} of its {src_fps:g} frames per second")
+        stale = _watch_stale_reads(clip)
+        frames, first_stale = [], None
         try:
-            frames = [np.asarray(f, dtype=np.uint8)[..., :3] for f in clip.iter_frames(fps=fps, dtype="uint8")]
+            for f in clip.iter_frames(fps=fps, dtype="uint8"):
+                if stale and first_stale is None:
+                    first_stale = len(frames)
+                frames.append(np.asarray(f, dtype=np.uint8)[..., :3])
         except Exception as err:
             raise MediaError(f"{name!r} could not be decoded ({type(err).__name__}); it may be truncated "
                              f"or corrupt. Please provide {ACCEPTED_VIDEO}.") from None
+        # moviepy pads a stream that ends early by repeating its last good frame (with a warning only).
+        # One such frame at the very end is its usual rounding of the duration; more means the file
+        # was cut short: keep only the frames really decoded, and say so.
+        if first_stale is not None and len(frames) - first_stale >= 2:
+            notes.append(f"the file seems truncated: only the first {first_stale} of {len(frames)} frames "
+                         "could be decoded")
+            frames = frames[:first_stale]
+        if not frames:
+            # moviepy rounds the duration to 10 ms and counts int(duration * fps) frames, so a clip shorter
+            # than one sampled frame (one frame at 30 fps, three at 60) iterates to nothing: take its first.
+            try:
+                frames = [np.asarray(clip.get_frame(0), dtype=np.uint8)[..., :3]]
+            except Exception:  # noqa: BLE001  (nothing decodable: the message below says so)
+                frames = []
         if not frames:
             raise MediaError(f"{name!r} holds no frames. Please provide {ACCEPTED_VIDEO}.")
         shapes = {f.shape for f in frames}
@@ -266,6 +296,65 @@ def load_video(path, max_seconds: float | None = MAX_SECONDS, max_side: int | No
         return Video(frames, fps, audio, rate, notes)
     finally:
         clip.close()
+
+
+def _display_rotation(clip) -> int:
+    """The turn (0, 90, 180, 270 degrees) in the video stream's display matrix, as ffmpeg reports it."""
+    import re
+
+    for inp in (clip.reader.infos.get("inputs") or [])[:1]:
+        for stream in inp.get("streams") or []:
+            if stream.get("stream_type") != "video":
+                continue
+            meta = stream.get("metadata") or {}
+            for key in ("Display Matrix", "displaymatrix", "rotate"):
+                found = re.search(r"[-+]?\d+(\.\d+)?", str(meta.get(key, "")))
+                if found:
+                    return int(round(float(found.group()))) % 360
+            return 0
+    return 0
+
+
+def _upright(clip, path: str):
+    """The clip with its frames at the size ffmpeg decodes them, for phone videos stored sideways.
+
+    A phone's upright video is stored landscape with a 90-degree display matrix; ffmpeg turns the
+    frames upright when decoding. moviepy swaps width and height for that, but only when it finds
+    the matrix, and its parser misses the "Display Matrix: rotation of -90.00 degrees" line of
+    recent ffmpeg builds (the imageio-ffmpeg wheel's): it then squashes the upright frames back
+    into the landscape size. Reopen with the upright size when that happened.
+    """
+    from moviepy import VideoFileClip
+
+    if _display_rotation(clip) in (90, 270) and getattr(clip.reader, "rotation", 0) not in (90, 270):
+        w, h = clip.size
+        clip.close()
+        clip = VideoFileClip(path, audio=False, target_resolution=(h, w))
+    return clip
+
+
+def _watch_stale_reads(clip) -> list:
+    """A list that grows each time the clip's reader hands back its last frame again (stream ended early).
+
+    moviepy's FFMPEG_VideoReader.read_frame returns the very same `last_read` array when ffmpeg
+    delivers fewer bytes than a frame; a good read always makes a new array. The reader is
+    private to this call, so the patch on the instance touches nobody else.
+    """
+    stale: list = []
+    reader = getattr(clip, "reader", None)
+    read = getattr(reader, "read_frame", None)
+    if read is None:
+        return stale
+
+    def read_frame():
+        before = getattr(reader, "last_read", None)
+        out = read()
+        if before is not None and out is before:
+            stale.append(reader.pos)
+        return out
+
+    reader.read_frame = read_frame
+    return stale
 
 
 def load_audio(path, max_seconds: float | None = MAX_SECONDS,

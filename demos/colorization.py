@@ -290,7 +290,7 @@ def build(device) -> None:
     def on_run(path, mask, drawn, name, n, my_model):
         t0 = time.perf_counter()
         v = common.load_video_input(path)
-        frames = v.frames[:int(n)]
+        frames = v.frames[:common.number(n, "The number of frames to process", 2, integer=True)]
         if len(frames) < 2:
             raise gr.Error("The clip needs at least 2 frames.")
         T, H, W = frames.shape[:3]
@@ -316,7 +316,7 @@ def build(device) -> None:
         lines = [f"**Asked:** colour frames 2..{T} (seen in grey) by pointing into frame 1 (in colour). "
                  f"**Answered** by {who}: the right colour cluster at **{acc[1:].mean():.0%}** of positions "
                  f"(mean confidence {conf[1:].mean():.0%}); raw grey pixels: {acc_raw[1:].mean():.0%}.",
-                 f"**Tracking** {int(first.max())} object(s) from {source} through {T} frames."]
+                 f"**Tracking** {len(np.unique(first[first > 0]))} object(s) from {source} through {T} frames."]
         if j is not None:
             lines.append(f"Mean J against the true masks: learned **{j['learned'].mean():.2f}**, raw Lab pixels "
                          f"{j['raw pixels (Lab)'].mean():.2f}.")

@@ -119,6 +119,26 @@ def require(value, what: str):
     return value
 
 
+def number(value, what: str, lo: float | None = None, hi: float | None = None, integer: bool = False):
+    """A control's value (slider, number field, dropdown text) as a float, or an int when `integer`.
+
+    An emptied field (None), text that is no number, NaN, infinity or a value outside [lo, hi]
+    raise a gr.Error naming the control and the values it accepts, instead of Python's own
+    "cannot convert float NaN to integer" or a TypeError.
+    """
+    kind = "a whole number" if integer else "a number"
+    bounds = (f" from {lo:g} to {hi:g}" if lo is not None and hi is not None else
+              f" of at least {lo:g}" if lo is not None else f" of at most {hi:g}" if hi is not None else "")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = float("nan")
+    if not np.isfinite(x) or (lo is not None and x < lo) or (hi is not None and x > hi):
+        got = "an empty field" if value is None or str(value).strip() == "" else repr(value)
+        raise gr.Error(f"{what} must be {kind}{bounds}; got {got}.")
+    return int(round(x)) if integer else x
+
+
 def load_video_input(path, **limits) -> media.Video:
     """Read an uploaded or example video for a tab; MediaError reaches the user as gr.Error."""
     require(path, media.ACCEPTED_VIDEO)

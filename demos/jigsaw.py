@@ -141,7 +141,7 @@ def build(device="cpu") -> None:
         net, who = which_model(user)
         if use_random:
             k = int(np.random.default_rng().integers(n))
-        k = int(np.clip(int(k), 0, n - 1))
+        k = common.number(k, "The permutation class", 0, n - 1, integer=True)
         perm = perms[k]
         square = jigsaw.square_crop(img)
         puzzle = jigsaw.shuffle(img, perm)

@@ -145,7 +145,7 @@ def read_clip(path):
 def parse_order(choice: str | None, seed: int) -> tuple[int, ...]:
     """The shown order: original frame index at each position. "random" draws one (never the identity)."""
     if not choice or choice == RANDOM:
-        rng = np.random.default_rng(int(seed))
+        rng = np.random.default_rng(ui.number(seed, "The shuffle seed", 0, integer=True))
         perms = [p for p in itertools.permutations(range(4)) if p not in ((0, 1, 2, 3), (3, 2, 1, 0))]
         return perms[int(rng.integers(len(perms)))]
     try:
@@ -167,7 +167,8 @@ def pick_model(shipped, user_model):
 def sort_clip(path, stride_choice, order_choice, seed, user_model, shipped):
     v = read_clip(path)
     frames = v.frames
-    stride = None if stride_choice in (None, "auto") else int(stride_choice)
+    stride = None if stride_choice in (None, "auto") else ui.number(stride_choice, "The frame gap (stride)", 1,
+                                                                     integer=True)
     if stride and 3 * stride >= len(frames):
         raise gr.Error(f"A stride of {stride} needs at least {3 * stride + 1} frames; this clip has {len(frames)}.")
     start, stride = ss.pick_window(frames, stride)
@@ -218,7 +219,8 @@ def verify_triplet(path, which, seed, user_model, shipped):
     v = read_clip(path)
     start, stride = ss.pick_window(v.frames, None)
     window = v.frames[start:start + 3 * stride + 1:stride]
-    trip, label = ss.triplet_question(np.random.default_rng(int(seed)), which == "in order")
+    trip, label = ss.triplet_question(np.random.default_rng(ui.number(seed, "The triplet seed", 0, integer=True)),
+                                      which == "in order")
     truth = bool(label)
     model, who = pick_model(shipped, user_model)
     p = ss.verify(model, window[list(trip)])
@@ -287,7 +289,7 @@ def build(device) -> None:
         return train_live(path, use_clip, start_from, steps, user_model, shipped, device, progress)
 
     def _reshuffle(seed):
-        return int(seed) + 1
+        return ui.number(seed, "The shuffle seed", 0, integer=True) + 1
 
     def _forget():
         return None, "Back to the shipped model."

@@ -217,7 +217,8 @@ def make_handlers(device):
         model, who = choose_model(which, mine)
         res = sl.localize_clip(model, video.frames, video.fps, audio, rate)
         duration = len(video.frames) / video.fps
-        t = float(np.clip(t or 0.0, 0.0, max(0.0, duration - 1.0 / video.fps)))
+        t = common.number(0.0 if t is None else t, "The time of the still (seconds)")
+        t = float(np.clip(t, 0.0, max(0.0, duration - 1.0 / video.fps)))
         i = min(len(video.frames) - 1, int(round(t * video.fps)))
         res_random = sl.localize_clip(baseline, video.frames, video.fps, audio, rate, max_points=12)
         heat_random = sl.localize(baseline, video.frames[i], *_window(audio, rate, t))

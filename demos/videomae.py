@@ -140,7 +140,8 @@ def make_handlers(shipped):
     def run(video_path, ratio, masking, seed, state):
         frames, fps, notes = _load(video_path)
         model, who = model_of(state)
-        ratio, seed = float(ratio), int(seed)
+        ratio = common.number(ratio, "The mask ratio")              # its range: vm.reconstruct says [0, 1)
+        seed = common.number(seed, "The mask seed", 0, integer=True)
         recons, mask = vm.reconstruct_compare(model, frames, ratio, seed, masking)
         recon = recons["model"]
         scores = {"VideoMAE": vm.psnr(recon, frames, mask),
