@@ -17,6 +17,26 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+
+def limit_malloc_arenas(n: int = 2) -> bool:
+    """Cap glibc's malloc arenas (what MALLOC_ARENA_MAX does, set from inside the process).
+
+    glibc gives threads their own memory pools; with gradio's worker threads the
+    server's memory crept up by ~50 MB per round of 16 clients and settled ~300 MB
+    higher than with two arenas (bench.load). Linux only; elsewhere a no-op.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+        return bool(ctypes.CDLL("libc.so.6").mallopt(-8, n))      # -8: M_ARENA_MAX
+    except (OSError, AttributeError):
+        return False
+
+
+if __name__ == "__main__":
+    limit_malloc_arenas()       # before torch and gradio start their threads (and their arenas)
+
 import gradio as gr  # noqa: E402
 
 from core import device as devices  # noqa: E402
@@ -85,25 +105,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def limit_malloc_arenas(n: int = 2) -> bool:
-    """Cap glibc's malloc arenas (what MALLOC_ARENA_MAX does, set from inside the process).
-
-    glibc gives threads their own memory pools; with gradio's worker threads the
-    server's memory crept up by ~50 MB per round of 16 clients and settled ~300 MB
-    higher than with two arenas (bench.load). Linux only; elsewhere a no-op.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        import ctypes
-        return bool(ctypes.CDLL("libc.so.6").mallopt(-8, n))      # -8: M_ARENA_MAX
-    except (OSError, AttributeError):
-        return False
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
-    limit_malloc_arenas()
     import torch
     torch.set_num_threads(cpu_threads())
     try:
