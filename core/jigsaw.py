@@ -231,6 +231,16 @@ def permute_tiles(x: torch.Tensor, perm_idx: torch.Tensor, perms: torch.Tensor) 
 
 # --------------------------------------------------------------------- training data
 
+def fallback_images(seed: int = 0, every: int = 6, n_dead_leaves: int = 64) -> list[np.ndarray]:
+    """Training pictures from what a fresh checkout ships: frames of the bundled train clips (never
+    the held-out ones) and dead-leaves images. Far less than the fetched photos (the shipped model
+    did not use this); it keeps `python -m core.train jigsaw` and its tests working without data/."""
+    from core import data, synthetic
+    images = [f for name in data.clip_names("train") for f in data.load_clip(name)[0][::every]]
+    images += [synthetic.dead_leaves(seed * 1000 + i, size=160) for i in range(n_dead_leaves)]
+    return images
+
+
 class PhotoSampler:
     """Random training crops (B, 3c, 3c, 3) uint8 from cached photos, clip frames and cut-outs.
 
@@ -244,8 +254,12 @@ class PhotoSampler:
                  weights: np.ndarray | None = None, stamps: list[np.ndarray] | None = None, seed: int = 0):
         if images is None:
             from core import jigsaw_data
-            cache = jigsaw_data.load_cache()
-            images, weights, stamps = cache["images"], cache["weights"], cache["stamps"]
+            try:
+                cache = jigsaw_data.load_cache()
+                images, weights, stamps = cache["images"], cache["weights"], cache["stamps"]
+            except FileNotFoundError as err:       # a fresh checkout: no photo packages fetched
+                print(f"jigsaw: {err}; training on the bundled train clips' frames and dead leaves instead")
+                images, weights, stamps = fallback_images(seed), None, []
         self.images = [np.ascontiguousarray(im) for im in images]
         if not self.images:
             raise ValueError("no images to train on")
