@@ -90,7 +90,25 @@ def build_app(device: str = "auto") -> gr.Blocks:
         for key, title, module in TABS:
             with gr.Tab(title, id=key):
                 importlib.import_module(module).build(dev)
+    share_the_cores(demo)
     return demo
+
+
+def share_the_cores(demo: gr.Blocks, concurrency: int = CONCURRENCY) -> None:
+    """Every tab's events draw on one pool of `concurrency` slots; live training has one slot of its own.
+
+    Left per event, each of the ~30 events could run `concurrency` at once: under 16
+    visitors a dozen handlers shared 2 cores and each click took several times its
+    alone time (bench.load). One shared group keeps at most `concurrency` clicks
+    computing (one torch thread each, see cpu_threads) and the rest waiting in the
+    queue, which gradio shows them; a training run never holds up a click.
+    """
+    for fn in demo.fns.values():
+        if fn.concurrency_limit != "default":
+            continue
+        training = bool(fn.api_name) and str(fn.api_name).endswith("_train")
+        fn.concurrency_id = "train" if training else "compute"
+        fn.concurrency_limit = 1 if training else concurrency
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -93,3 +93,13 @@ def test_train_cli_lists_the_methods_present():
     out = subprocess.run([sys.executable, "-m", "core.train", "--help"], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0 and "core.train" in out.stdout
+
+
+def test_events_share_the_cores():
+    """Clicks of every tab draw on one pool of slots; live training has its own single slot."""
+    import app
+    demo = app.build_app("cpu")
+    groups = {(fn.concurrency_id, fn.concurrency_limit) for fn in demo.fns.values()}
+    assert groups == {("compute", app.CONCURRENCY), ("train", 1)}
+    train = {fn.api_name for fn in demo.fns.values() if fn.concurrency_id == "train"}
+    assert train == {f"{key}_train" for key, _, _ in app.TABS}
