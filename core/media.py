@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from typing import NamedTuple
 
@@ -378,11 +379,31 @@ def load_audio(path, max_seconds: float | None = MAX_SECONDS,
 
 # --------------------------------------------------------------------- writing
 
+_MADE_HERE: set[str] = set()       # output folders this process made, removed at shutdown
+_MADE_LOCK = threading.Lock()
+
+
 def fresh_dir() -> str:
     """A new private folder for one call's outputs; old ones are swept on the way."""
     os.makedirs(TEMP_ROOT, exist_ok=True)
     cleanup_temp()
-    return tempfile.mkdtemp(prefix="out-", dir=TEMP_ROOT)
+    path = tempfile.mkdtemp(prefix="out-", dir=TEMP_ROOT)
+    with _MADE_LOCK:
+        _MADE_HERE.add(path)
+    return path
+
+
+def remove_own_temp() -> int:
+    """Remove every output folder this process made (the app calls it at shutdown); returns how many."""
+    with _MADE_LOCK:
+        paths = list(_MADE_HERE)
+        _MADE_HERE.clear()
+    removed = 0
+    for path in paths:
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += not os.path.isdir(path)
+    return removed
 
 
 def cleanup_temp(max_age_s: float = TEMP_MAX_AGE_S) -> int:

@@ -220,7 +220,8 @@ def build(device) -> None:
 
     gr.Markdown(IDEA, latex_delimiters=LATEX)
     mine = common.user_state()                  # this visitor's own trained model
-    clip_state = gr.State(None)                 # this visitor's last clip and results, for the pointer view
+    # this visitor's last clip and results, for the pointer view; dropped an hour after their last visit
+    clip_state = gr.State(None, time_to_live=common.STATE_TTL_S)
 
     with gr.Row():
         with gr.Column(scale=1):

@@ -194,6 +194,34 @@ def test_old_output_folders_are_swept(tmp_path, monkeypatch):
     assert os.path.isdir(recent) and os.path.isdir(new)
 
 
+def _files(folder: str) -> set[str]:
+    return {os.path.join(d, n) for d, _, names in os.walk(folder) for n in names}
+
+
+def test_nothing_is_left_behind_at_sigterm(tmp_path_factory, tmp_path):
+    """A Space stops the app with SIGTERM: uploads, served results and output folders all go, even while
+    the visitor's page is still connected; only the bundled examples gradio copied in at start stay."""
+    from PIL import Image
+    proc, url, env, work = _app(tmp_path_factory, "shutdown")
+    cache, outputs = env["GRADIO_TEMP_DIR"], os.path.join(env["TMPDIR"], "ssl-video-lab")
+    try:
+        at_start = _files(cache)
+        from gradio_client import handle_file
+        photo = tmp_path / "my_photo.png"          # an upload that is not one of the examples
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)).save(photo)
+        c = _client(url, tmp_path, "visitor")
+        c.predict(handle_file(str(photo)), 3, False, api_name="/jigsaw_solve")
+        c.predict(handle_file(os.path.join(E, "clips", "bikes.mp4")), 0.9, "tube", 0, api_name="/videomae_reconstruct")
+        made = _files(cache) - at_start
+        assert any(p.endswith("my_photo.png") for p in made), made
+        assert len(made) >= 4 and _files(outputs)
+    finally:
+        proc.terminate()            # the client above is still connected
+        rc = proc.wait(timeout=30)
+    left = {"served": sorted(_files(cache) - at_start), "outputs": sorted(_files(outputs))}
+    assert left == {"served": [], "outputs": []}, (left, rc)
+
+
 # --------------------------------------------------------------------- a queue of one, a quick cache sweep
 
 class TestTinyQueue:
