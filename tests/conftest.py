@@ -2,41 +2,19 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from bench.load import free_port, wait_http  # noqa: E402,F401  (one copy of the server helpers; stdlib only)
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> float:
-    """Poll url until it answers 200; returns seconds waited. Fails if proc dies first."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the app exited with code {proc.returncode} before serving")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return time.monotonic() - t0
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
 def start_app(port: int, *extra: str, env: dict | None = None) -> subprocess.Popen:
