@@ -206,6 +206,8 @@ def make_handlers(device):
                 raise gr.Error("You have not trained a model yet: use \"Train it live\" below, "
                                "or choose the shipped model.")
             return mine, "your trained model"
+        if which != SHIPPED:
+            raise gr.Error(f"Unknown model choice {which!r}: choose {SHIPPED!r} or {MINE!r}.")
         if shipped is None:
             raise gr.Error(f"This tab's model has not been trained yet: run `python -m core.train {METHOD}`.")
         return shipped, "the shipped model"

@@ -296,6 +296,8 @@ def test_tab_errors_are_clear(handlers):
         fn(next(iter(demo.example_clips().values())), demo.OWN, None, 0.0, demo.MINE, None)
     with pytest.raises(gr.Error, match="Could not read"):
         fn(__file__, demo.OWN, None, 0.0, demo.SHIPPED, None)
+    with pytest.raises(gr.Error, match="Unknown model choice"):
+        fn(next(iter(demo.example_clips().values())), demo.OWN, None, 0.0, "a model from the hub", None)
 
 
 @pytest.mark.skipif(not HAVE_WEIGHTS, reason="no shipped weights yet")
