@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 import glob
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -103,3 +104,15 @@ def test_events_share_the_cores():
     assert groups == {("compute", app.CONCURRENCY), ("train", 1)}
     train = {fn.api_name for fn in demo.fns.values() if fn.concurrency_id == "train"}
     assert train == {f"{key}_train" for key, _, _ in app.TABS}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt is Linux only")
+def test_malloc_is_tuned_unless_the_environment_says_otherwise():
+    """The app caps malloc arenas and trims the heap now and then (bench.load: flat memory over rounds)."""
+    code = "import app, json; print(json.dumps(app.tune_malloc()))"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "SSL_LAB_TRIM_S"}
+    run = lambda extra: json.loads(subprocess.run(  # noqa: E731
+        [sys.executable, "-c", code], cwd=ROOT, env={**env, **extra}, capture_output=True, text=True,
+        check=True).stdout.strip().splitlines()[-1])
+    assert run({}) == {"arenas": True, "trim": True}
+    assert run({"MALLOC_ARENA_MAX": "4", "SSL_LAB_TRIM_S": "0"}) == {"arenas": False, "trim": False}
