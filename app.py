@@ -30,9 +30,10 @@ def tune_malloc(arenas: int = 2, trim_every_s: float = TRIM_EVERY_S) -> dict:
     - Every `trim_every_s` seconds a daemon thread hands the heap's free pages back to
       the system (malloc_trim). glibc keeps freed memory for reuse, and as its mmap
       threshold climbs the frames, tensors and plots of every click land in the heap:
-      over 5 rounds of bench.load the peak went 1712 -> 1986 MB. A fixed 512 KB mmap
-      threshold kept it flat (1346 -> 1399 MB) but made a colorization click 70% slower
-      (every large array mapped and zero-filled afresh); trimming leaves allocation alone.
+      over 5 rounds of bench.load the peak rose 1712 -> 1986 MB; trimming, 1632-1670 MB
+      over 4. A fixed 512 KB mmap threshold kept it at 1346-1423 MB but a colorization
+      click alone took 3.1-4.2 s instead of 1.6-2.1 s (every large array mapped and
+      zero-filled afresh); trimming leaves allocation alone.
 
     MALLOC_ARENA_MAX, if set in the environment, is left to glibc (bench.load compares).
     Linux only; elsewhere a no-op. Returns what was set.
