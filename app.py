@@ -139,47 +139,27 @@ def share_the_cores(demo: gr.Blocks, concurrency: int = CONCURRENCY) -> None:
         fn.concurrency_limit = 1 if training else concurrency
 
 
-def remove_served_files(demo: gr.Blocks) -> int:
-    """Delete every upload and result file this app put in gradio's cache; returns how many.
-
-    What gradio's delete_cache does at a clean shutdown, done here because that
-    shutdown never comes while a visitor's page is still connected: uvicorn waits
-    for the open connections, gradio gives it 5 s, and the process ends without
-    it. The bundled examples that gradio copied in at start (keep_in_cache) stay.
-    """
-    keep = set()
-    for block in demo.blocks.values():
-        keep.update(getattr(block, "keep_in_cache", ()) or ())
-    removed = 0
-    for files in getattr(demo, "temp_file_sets", []):
-        for path in list(files):
-            if path in keep:
-                continue
-            try:
-                os.remove(path)
-                removed += 1
-            except OSError:
-                pass
-            files.discard(path)
-    return removed
-
-
 def clean_up_at_shutdown(demo: gr.Blocks) -> None:
     """Leave no visitor's files behind when the server stops, on Ctrl-C and on SIGTERM alike.
 
     A Space or a process manager stops the app with SIGTERM, which by default ends
     Python at once: bench.load found 87 cached files and 290 output files left.
     SIGTERM is turned into the KeyboardInterrupt that gradio handles as Ctrl-C, and
-    at exit the served files (remove_served_files) and the output folders this
-    process made (core.media) go.
+    at exit the served files and the output folders this process made (core.media)
+    go. gradio deletes its files itself only at a clean server shutdown, which never
+    comes while a visitor's page is still connected (uvicorn waits for the open
+    connections, gradio gives it 5 s), so its own deleter is called here too; the
+    bundled examples it copied in at start (keep_in_cache) stay.
     """
     import atexit
     import signal
 
+    from gradio.route_utils import delete_files_created_by_app
+
     from core import media
 
     atexit.register(media.remove_own_temp)
-    atexit.register(remove_served_files, demo)
+    atexit.register(delete_files_created_by_app, demo, None)
 
     def _interrupt(signum, frame):
         raise KeyboardInterrupt

@@ -416,6 +416,8 @@ def cleanup_temp(max_age_s: float = TEMP_MAX_AGE_S) -> int:
             if entry.is_dir() and now - entry.stat().st_mtime > max_age_s:
                 shutil.rmtree(entry.path, ignore_errors=True)
                 removed += 1
+                with _MADE_LOCK:
+                    _MADE_HERE.discard(entry.path)
         except FileNotFoundError:
             pass
     return removed

@@ -220,8 +220,7 @@ def build(device) -> None:
 
     gr.Markdown(IDEA, latex_delimiters=LATEX)
     mine = common.user_state()                  # this visitor's own trained model
-    # this visitor's last clip and results, for the pointer view; dropped an hour after their last visit
-    clip_state = gr.State(None, time_to_live=common.STATE_TTL_S)
+    clip_state = common.user_state()            # this visitor's last clip and results, for the pointer view
 
     with gr.Row():
         with gr.Column(scale=1):
