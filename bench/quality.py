@@ -1,12 +1,16 @@
 """Quality of every shipped model on held-out data, against its baselines, in one table.
 
     python -m bench.quality [--methods jigsaw tcc ...] [--device cpu] [--json bench/results/quality.json]
+                            [--update-cards]
 
 For each method present in core/, loads the shipped weights, calls the
 module's `evaluate(model, device)` (the same function `core.train` uses for
 the model card), prints every metric, and checks the module's TARGETS:
 a dict metric -> (">=" or "<=", threshold, or the name of another metric).
-Writes the table as JSON.
+Writes the table as JSON. `--update-cards` also writes the new metrics into the
+shipped model cards (when a module's evaluation changed after its model was
+trained), keeping the card's earlier metrics under "metrics_at_training" and
+noting when, where and at which commit they were measured again.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import os
 import sys
 import time
 
+from core import common
 from core import device as devices
 from core.train import available
 
@@ -43,6 +48,21 @@ def evaluate_method(method: str, device) -> dict:
                 targets=check_targets(metrics, getattr(module, "TARGETS", {})))
 
 
+def update_card(res: dict, device_name: str) -> str:
+    """Write a result's metrics into its method's model card; returns the card's path."""
+    path = common.card_path(res["method"])
+    card = common.read_card(res["method"])
+    if card is None:
+        raise FileNotFoundError(f"no model card for {res['method']}: train it first")
+    card.setdefault("metrics_at_training", card.get("metrics", {}))
+    card["metrics"] = res["metrics"]
+    card["metrics_remeasured"] = dict(command=f"python -m bench.quality --methods {res['method']} --update-cards",
+                                      date=time.strftime("%Y-%m-%d"), device=device_name,
+                                      git_commit=common.git_commit())
+    common.write_card(path, card)
+    return path
+
+
 def print_result(res: dict) -> None:
     print(f"\n## {res['method']}  ({res['seconds']} s)")
     width = max([len(k) for k in res["metrics"]] + [10])
@@ -61,6 +81,8 @@ def main(argv=None) -> int:
     ap.add_argument("--methods", nargs="*", default=None, help="default: every method present")
     ap.add_argument("--device", default="cpu", choices=devices.CHOICES)
     ap.add_argument("--json", default=os.path.join("bench", "results", "quality.json"))
+    ap.add_argument("--update-cards", action="store_true",
+                    help="write the new metrics into the shipped model cards (after an evaluation changed)")
     args = ap.parse_args(argv)
     dev = devices.choose(args.device)
     methods = args.methods or available()
@@ -69,6 +91,8 @@ def main(argv=None) -> int:
         res = evaluate_method(method, dev)
         print_result(res)
         results.append(res)
+        if args.update_cards:
+            print(f"  updated {update_card(res, devices.describe(dev))}")
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:
         json.dump(dict(device=devices.describe(dev), results=results), f, indent=1)

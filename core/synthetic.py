@@ -163,14 +163,16 @@ def dead_leaves(seed: int, size: int = 128, n_leaves: int | None = None) -> np.n
 
 def sprites_video(seed: int, frames: int = 32, size: int = 128, n_sprites: int | None = None,
                   background: str = "textured", lighting: bool = True,
-                  lookalike: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                  lookalike: bool = False, same_colours: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Textured sprites moving over a background, with a label map per frame.
 
     Sprites move with momentum, bounce off the borders, turn, and pass in front
     of each other (a fixed depth order), so masks shrink and grow under
     occlusion. `lighting` ramps the global brightness over the clip;
     `lookalike` gives all sprites the same grey level so that only texture and
-    shape tell them apart in a grey frame; `background` is "textured" (dead
+    shape tell them apart in a grey frame; `same_colours` paints every sprite
+    with the first sprite's two colours, so that not even colour tells them
+    apart (only texture pattern, shape and motion); `background` is "textured" (dead
     leaves, panning slowly), "blurred" (the same, low-pass) or "flat".
 
     Returns frames (T, H, W, 3) uint8 and labels (T, H, W) int64, 0 = background,
@@ -198,7 +200,9 @@ def sprites_video(seed: int, frames: int = 32, size: int = 128, n_sprites: int |
             colors = np.clip(colors + rng.uniform(-0.15, 0.15, (2, 1)) * np.array([[1], [-1]]), 0, 1)
         else:           # push the two sprite colours apart from the background's grey
             colors = np.clip(colors * 1.2 - 0.1, 0, 1)
-        sprites.append(dict(
+        if same_colours:    # after the draws above, so the other options' videos stay the same
+            colors = sprites[0]["colors"] if sprites else colors
+        sprites.append(dict(colors=colors,
             shape=str(rng.choice(SHAPES)), s=s, aspect=rng.uniform(0.5, 1.0),
             tex=texture(rng, s, s, str(rng.choice(["stripes", "checks", "noise", "blobs"])), colors),
             pos=rng.uniform(0, S - s, 2), vel=rng.uniform(-1, 1, 2) * rng.uniform(0.8, 2.5) * S / 64,

@@ -48,9 +48,14 @@ sees grey.</span>""")
 
 
 CARD_ROWS = [
-    ("tracking J, hard held-out sprite videos: learned", "track_J", "{:.3f}"),
-    ("tracking J: raw pixels, Lab colour", "track_J_raw_lab", "{:.3f}"),
-    ("tracking J: raw pixels, grey", "track_J_raw_grey", "{:.3f}"),
+    ("tracking J, held-out sprite videos whose sprites look alike (same grey level, same two colours): learned",
+     "track_J", "{:.3f}"),
+    ("tracking J, sprites alike: raw pixels, Lab colour", "track_J_raw_lab", "{:.3f}"),
+    ("tracking J, sprites alike: raw pixels, grey", "track_J_raw_grey", "{:.3f}"),
+    ("tracking J, the same videos with each sprite in its own colours: learned (sees grey only)",
+     "track_J_distinct_colours", "{:.3f}"),
+    ("tracking J, own colours: raw pixels, Lab colour (colour alone tells the sprites apart)",
+     "track_J_distinct_colours_raw_lab", "{:.3f}"),
     ("colour-cluster accuracy, held-out real clips, 4 frames ahead: learned", "colour_acc", "{:.3f}"),
     ("colour-cluster accuracy: raw grey pixels", "colour_acc_raw_pixels", "{:.3f}"),
     ("colour-cluster accuracy: copy the same place (a still camera's free lunch)",

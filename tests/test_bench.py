@@ -51,3 +51,21 @@ def test_app_gives_each_handler_its_share_of_the_cores(monkeypatch):
     assert app.cpu_threads(2, 2) == 1 and app.cpu_threads(16, 2) == 8 and app.cpu_threads(1, 2) == 1
     monkeypatch.setenv("SSL_LAB_THREADS", "3")
     assert app.cpu_threads(2, 2) == 3
+
+
+def test_quality_update_card_keeps_the_training_metrics_and_says_when(tmp_path, monkeypatch):
+    import json
+
+    from bench import quality
+    from core import common
+    monkeypatch.setattr(common, "MODELS_DIR", str(tmp_path))
+    (tmp_path / "toy.json").write_text(json.dumps({"method": "toy", "metrics": {"acc": 0.5}}))
+    res = {"method": "toy", "metrics": {"acc": 0.7, "new": 1.0}}
+    quality.update_card(res, "CPU")
+    card = json.loads((tmp_path / "toy.json").read_text())
+    assert card["metrics"] == {"acc": 0.7, "new": 1.0} and card["metrics_at_training"] == {"acc": 0.5}
+    assert card["metrics_remeasured"]["command"] == "python -m bench.quality --methods toy --update-cards"
+    quality.update_card({"method": "toy", "metrics": {"acc": 0.9}}, "CPU")     # a second time: training's stay
+    assert json.loads((tmp_path / "toy.json").read_text())["metrics_at_training"] == {"acc": 0.5}
+    with pytest.raises(FileNotFoundError):
+        quality.update_card({"method": "missing", "metrics": {}}, "CPU")

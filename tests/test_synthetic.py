@@ -45,6 +45,27 @@ def test_sprites_move_and_occlude():
     assert areas.min() < areas.max()                      # its visible area changes (turning, occlusion, border)
 
 
+def test_same_colours_repaints_the_sprites_and_changes_nothing_else():
+    """same_colours paints every sprite in the first sprite's two colours: the same motion, masks and
+    background as without it, and the sprites' colour histograms become alike."""
+    kw = dict(frames=6, size=64, n_sprites=3, lookalike=True, background="flat", lighting=False)
+    a, la = syn.sprites_video(11, **kw)
+    b, lb = syn.sprites_video(11, same_colours=True, **kw)
+    assert np.array_equal(la, lb)
+    assert np.array_equal(a[la == 0], b[lb == 0])
+
+    def off_line(frames, labels, k):
+        """Mean distance of sprite k's pixels from the colour segment sprite 1's texture blends along."""
+        ref = frames[labels == 1].reshape(-1, 3).astype(np.float64)
+        centre = ref.mean(0)
+        axis = np.linalg.svd(ref - centre, full_matrices=False)[2][0]
+        d = frames[labels == k].reshape(-1, 3).astype(np.float64) - centre
+        return float(np.linalg.norm(d - np.outer(d @ axis, axis), axis=1).mean())
+
+    assert max(off_line(b, lb, k) for k in (2, 3)) < 2.0          # one palette (up to rounding)
+    assert min(off_line(a, la, k) for k in (2, 3)) > 10.0         # each sprite its own
+
+
 def test_action_phase_is_monotone_and_drives_the_pixels():
     frames, phase = syn.action_video(2, frames=40, size=64)
     assert frames.shape == (40, 64, 64, 3) and phase.shape == (40,)
