@@ -44,8 +44,11 @@ def evaluate_method(method: str, device) -> dict:
     model = module.load_pretrained(device=device)
     t0 = time.time()
     metrics = module.evaluate(model, device)
-    return dict(method=method, seconds=round(time.time() - t0, 1), metrics=metrics,
-                targets=check_targets(metrics, getattr(module, "TARGETS", {})))
+    res = dict(method=method, seconds=round(time.time() - t0, 1), metrics=metrics,
+               targets=check_targets(metrics, getattr(module, "TARGETS", {})))
+    if hasattr(module, "data_card"):        # what the held-out data now are (for --update-cards)
+        res["data"] = module.data_card(model.config)
+    return res
 
 
 def update_card(res: dict, device_name: str) -> str:
@@ -56,6 +59,8 @@ def update_card(res: dict, device_name: str) -> str:
         raise FileNotFoundError(f"no model card for {res['method']}: train it first")
     card.setdefault("metrics_at_training", card.get("metrics", {}))
     card["metrics"] = res["metrics"]
+    if "data" in res:
+        card["data"] = res["data"]
     card["metrics_remeasured"] = dict(command=f"python -m bench.quality --methods {res['method']} --update-cards",
                                       date=time.strftime("%Y-%m-%d"), device=device_name,
                                       git_commit=common.git_commit())

@@ -60,10 +60,11 @@ def test_quality_update_card_keeps_the_training_metrics_and_says_when(tmp_path, 
     from core import common
     monkeypatch.setattr(common, "MODELS_DIR", str(tmp_path))
     (tmp_path / "toy.json").write_text(json.dumps({"method": "toy", "metrics": {"acc": 0.5}}))
-    res = {"method": "toy", "metrics": {"acc": 0.7, "new": 1.0}}
+    res = {"method": "toy", "metrics": {"acc": 0.7, "new": 1.0}, "data": {"held_out": "new set"}}
     quality.update_card(res, "CPU")
     card = json.loads((tmp_path / "toy.json").read_text())
     assert card["metrics"] == {"acc": 0.7, "new": 1.0} and card["metrics_at_training"] == {"acc": 0.5}
+    assert card["data"] == {"held_out": "new set"}
     assert card["metrics_remeasured"]["command"] == "python -m bench.quality --methods toy --update-cards"
     quality.update_card({"method": "toy", "metrics": {"acc": 0.9}}, "CPU")     # a second time: training's stay
     assert json.loads((tmp_path / "toy.json").read_text())["metrics_at_training"] == {"acc": 0.5}
