@@ -118,6 +118,12 @@ class Config:
         CPU-seconds on one thread, so 1500 steps are 8 single-thread minutes, plus about a minute
         for start-up and evaluation; a second thread only shortens that. The task leaves chance
         within a few hundred steps, so 1500 already beats the baselines clearly.
+
+        Run to the end on 2026-12-04 (`python -m core.train sequence_sort --quick --threads 1`, with
+        data/sources fetched, one thread beside another training on a day this machine ran about half
+        as fast): 875 s of training, 886 s of user CPU in all. Held-out 12-way top-1: real clips 35.7%
+        (bikes 42.6%, city 29.4%), synthetic 64.3% (chance and random init 8.3%); verification 82.3% /
+        98.3% (random init 50%); direction probe 64.6% vs 34.6% at random init.
         """
         return cls(steps=1500, warmup=150, long_sources=False, photos=60, synth_pool=128)
 
