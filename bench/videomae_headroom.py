@@ -6,7 +6,7 @@ VideoMAE's quality target asks for 1 dB over the better of two baselines (the
 mean colour of each frame's visible patches; a copy of the nearest visible
 tubelet) on the hidden pixels of the held-out real clips. This measures a third,
 stronger non-learned fill on exactly the same windows and masks
-(`videomae.masked_errors`' seed): every hidden tubelet takes a Gaussian-weighted
+(`videomae.predictor_errors`, as the card's evaluation): every hidden tubelet takes a Gaussian-weighted
 average of the visible tubelets' mean colours, weighted by distance in the token
 grid (space and time). It knows where the colour is, nothing of texture: it is
 about what a reconstruction trained with a squared error learns first, the
@@ -61,19 +61,8 @@ def measure(patch: int, widths, ratio: float = 0.9, seed: int = V.EVAL_SEED) -> 
     real = V.heldout_windows(c)
     preds = {"mean": V.baseline_predictor("mean", c), "nearest": V.baseline_predictor("nearest", c),
              **{f"smooth_w{w:g}": smooth_fill(c, w) for w in widths}}
-    per_clip = []
-    for w in real.values():
-        rng = np.random.default_rng(seed)
-        strategy = V.make_masking("tube", (w.shape[1] // c.tubelet_size,) + c.grid[1:], ratio)
-        sums, count = dict.fromkeys(preds, 0.0), 0
-        for i in range(0, len(w), 16):
-            x = w[i:i + 16]
-            mask = V.batch_masks(strategy, len(x), rng, "cpu")
-            target = V.patchify(x, c.patch_size, c.tubelet_size)[mask]
-            for k, f in preds.items():
-                sums[k] += float((f(x, mask).reshape(target.shape) - target).pow(2).sum())
-            count += target.numel()
-        per_clip.append({k: V._db(v / count) for k, v in sums.items()})
+    per_clip = [{k: V._db(v) for k, v in V.predictor_errors(preds, w, "tube", ratio, c, seed).items()}
+                for w in real.values()]
     psnr = {k: round(float(np.mean([d[k] for d in per_clip])), 3) for k in preds}
     best_smooth = max(v for k, v in psnr.items() if k.startswith("smooth"))
     return dict(patch=patch, grid=list(c.grid), visible_per_frame=round((1 - ratio) * c.grid[1] * c.grid[2], 1),

@@ -1106,12 +1106,19 @@ def masked_errors(model: VideoMAE, windows: torch.Tensor, masking: str, ratio: f
     Returns {"model": mse, "mean": mse, "nearest": mse}, pooled over all hidden values.
     """
     c = model.config
-    device = next(model.parameters()).device
+    predictors = {"model": _predict_model(model), "mean": baseline_predictor("mean", c),
+                  "nearest": baseline_predictor("nearest", c)}
+    return predictor_errors(predictors, windows, masking, ratio, c, seed, batch,
+                            next(model.parameters()).device)
+
+
+@torch.inference_mode()
+def predictor_errors(predictors: dict, windows: torch.Tensor, masking: str, ratio: float, c: Config,
+                     seed: int = EVAL_SEED, batch: int = 16, device="cpu") -> dict[str, float]:
+    """`masked_errors` for any predictors {name: predict(x, mask) -> (B, N_masked, P)}, same masks."""
     rng = np.random.default_rng(seed)
     grid = (windows.shape[1] // c.tubelet_size,) + c.grid[1:]
     strategy = make_masking(masking, grid, ratio)
-    predictors = {"model": _predict_model(model), "mean": baseline_predictor("mean", c),
-                  "nearest": baseline_predictor("nearest", c)}
     sums = dict.fromkeys(predictors, 0.0)
     count = 0
     for i in range(0, len(windows), batch):
