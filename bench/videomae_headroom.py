@@ -33,25 +33,12 @@ from core import videomae as V
 
 
 def smooth_fill(config: V.Config, width: float):
-    """A predictor (like `videomae.baseline_predictor`): Gaussian-weighted mean colours of the visible tubelets."""
-    ts, p = config.tubelet_size, config.patch_size
-
+    """A predictor (like `videomae.baseline_predictor`): `videomae.visible_smooth_fill`, the Gaussian-weighted
+    mean colours of the visible tubelets."""
     def predict(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        B, T, C, S, _ = x.shape
-        grid = (T // ts, S // p, S // p)
-        patches = V.patchify(x, p, ts)                                      # (B, N, P)
-        P = patches.shape[-1]
-        coords = torch.stack(torch.meshgrid(*[torch.arange(g) for g in grid], indexing="ij"), -1)
-        coords = coords.reshape(-1, 3).float()                               # (N, 3) in token units
-        out = []
-        for b in range(B):
-            m = mask[b]
-            vis = patches[b][~m].reshape(-1, ts, p * p, 3).mean(2)           # (N_visible, ts, 3)
-            d2 = torch.cdist(coords[m], coords[~m]) ** 2                     # (N_masked, N_visible)
-            w = torch.softmax(-d2 / (2 * width ** 2), dim=1)
-            fill = torch.einsum("mv,vtc->mtc", w, vis)                        # (N_masked, ts, 3)
-            out.append(fill[:, :, None, :].expand(-1, -1, p * p, -1).reshape(len(fill), P))
-        return torch.stack(out)
+        grid = (x.shape[1] // config.tubelet_size, x.shape[-1] // config.patch_size, x.shape[-1] // config.patch_size)
+        return V.visible_smooth_fill(V.patchify(x, config.patch_size, config.tubelet_size), mask, grid,
+                                     config.tubelet_size, width)
     return predict
 
 

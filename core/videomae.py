@@ -104,6 +104,9 @@ class Config:
     mask_ratio: float = 0.9       # the paper's ratio for Kinetics and Something-Something
     pixel_loss_weight: float = 4.0  # the pixels are what is shown and measured: a small decoder spends more
                                     # of itself on them (quick runs: -0.07 dB vs -0.23 dB at weight 1)
+    pixel_base: str = "frame_mean"  # what the pixel head adds its output to, from visible tubelets only:
+                                    # "frame_mean" (each frame's mean colour) or "smooth" (visible_smooth_fill)
+    base_width: float = 1.5         # the smooth base's Gaussian width, in tokens
     # --- optimization (AdamW with the paper's betas, warm-up, cosine decay)
     steps: int = 10000            # ~1 h on one CPU thread (~0.3 s of CPU a step); 5000 steps gave +0.16 dB
     batch_size: int = 8           # clips per step
@@ -363,6 +366,30 @@ def visible_frame_mean(patches: torch.Tensor, mask: torch.Tensor, grid: tuple[in
     return hid.expand(-1, -1, -1, pp, -1).reshape(B, -1, P)                             # (B, N_masked, P)
 
 
+def visible_smooth_fill(patches: torch.Tensor, mask: torch.Tensor, grid: tuple[int, int, int],
+                        tubelet_size: int, width: float) -> torch.Tensor:
+    """Each hidden tubelet filled with a Gaussian-weighted mean of the visible tubelets' colours.
+
+    patches (B, N, ts*p*p*C) from `patchify`, mask (B, N) True = removed (the same number of hidden
+    tokens in every row), grid (t, h, w), width: the Gaussian's standard deviation in token units
+    (space and time alike). Each visible tubelet counts with its mean colour per frame; hidden values
+    are never read. Returns (B, N_masked, ts*p*p*C), flat inside each tubelet: where the colour is,
+    nothing of texture. The "smooth fill" of bench.videomae_headroom, and the base the pixel head adds
+    to with `Config.pixel_base = "smooth"`.
+    """
+    B, N, P = patches.shape
+    C = 3
+    pp = P // (tubelet_size * C)
+    colour = patches.reshape(B, N, tubelet_size, pp, C).mean(3)                       # (B, N, ts, C)
+    coords = torch.stack(torch.meshgrid(*[torch.arange(g, device=patches.device) for g in grid],
+                                        indexing="ij"), -1).reshape(-1, 3).to(patches.dtype)
+    d2 = torch.cdist(coords, coords).pow(2)                                            # (N, N)
+    logits = (-d2 / (2 * width ** 2)).expand(B, N, N).masked_fill(mask[:, None, :], float("-inf"))
+    w = torch.softmax(logits[mask].reshape(B, -1, N), dim=-1)                          # (B, N_masked, N)
+    fill = torch.einsum("bmn,bntc->bmtc", w, colour.masked_fill(mask[..., None, None], 0.0))
+    return fill[:, :, :, None, :].expand(-1, -1, -1, pp, -1).reshape(B, -1, P)
+
+
 def sinusoid_table_3d(grid: tuple[int, int, int], dim: int) -> torch.Tensor:
     """Fixed separable sin-cos positions: (1, N, D), tokens in (t h w) order.
 
@@ -453,6 +480,8 @@ class VideoMAE(nn.Module):
         c = self.config = config
         if c.image_size % c.patch_size or c.num_frames % c.tubelet_size:
             raise ValueError("image_size must be a multiple of patch_size and num_frames of tubelet_size")
+        if c.pixel_base not in ("frame_mean", "smooth"):
+            raise ValueError(f"pixel_base must be 'frame_mean' or 'smooth', not {c.pixel_base!r}")
         n = int(np.prod(c.grid))
         ts, p = c.tubelet_size, c.patch_size
         self.patch_embed = nn.Conv3d(3, c.encoder_dim, kernel_size=(ts, p, p), stride=(ts, p, p))
@@ -533,17 +562,23 @@ class VideoMAE(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, T, 3, H, W) in [0, 1], mask (B, N) -> (normalized, pixel) predictions (B, N_masked, P).
 
-        The pixel prediction is the pixel head's output added to the mean colour of the visible
-        tubelets of each frame (`visible_frame_mean`, in the input normalization): the network only
-        has to learn what differs from that flat guess, and still sees nothing hidden.
+        The pixel prediction is the pixel head's output added to a guess made from the visible
+        tubelets alone (`Config.pixel_base`): the mean colour of the visible tubelets of each frame
+        (`visible_frame_mean`) or a smooth fill of their colours (`visible_smooth_fill`), in the input
+        normalization. The network only has to learn what differs from that guess, and still sees
+        nothing hidden.
         """
         c = self.config
         norm, residual = self.forward_decoder(self.forward_encoder(x, mask), mask)
         grid = (x.shape[1] // c.tubelet_size, c.image_size // c.patch_size, c.image_size // c.patch_size)
-        # The frame mean in pixels, then normalized: the same numbers (the normalization is affine per
-        # channel) for a fraction of the work, as only the masked tokens' means are normalized.
-        base = normalize_patch_pixels(visible_frame_mean(patchify(x, c.patch_size, c.tubelet_size), mask, grid,
-                                                         c.tubelet_size))
+        # The base in pixels, then normalized: the same numbers (the normalization is affine per
+        # channel) for a fraction of the work, as only the masked tokens' bases are normalized.
+        patches = patchify(x, c.patch_size, c.tubelet_size)
+        if c.pixel_base == "smooth":
+            base = visible_smooth_fill(patches, mask, grid, c.tubelet_size, c.base_width)
+        else:
+            base = visible_frame_mean(patches, mask, grid, c.tubelet_size)
+        base = normalize_patch_pixels(base)
         return norm, base + residual
 
 

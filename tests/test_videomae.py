@@ -160,6 +160,55 @@ def test_visible_frame_mean_against_a_naive_loop():
             k += 1
 
 
+def test_visible_smooth_fill_against_a_naive_loop_and_reads_nothing_hidden():
+    torch.manual_seed(2)
+    x = torch.rand(2, 4, 3, 16, 16)
+    grid, ts, width = (2, 2, 2), 2, 1.5
+    patches = vm.patchify(x, 8, ts)
+    mask = torch.tensor([[1, 0, 1, 1, 0, 1, 1, 1], [1, 1, 1, 0, 1, 1, 0, 1]], dtype=torch.bool)
+    got = vm.visible_smooth_fill(patches, mask, grid, ts, width)
+    coords = [(t, i, j) for t in range(2) for i in range(2) for j in range(2)]
+    for b in range(2):
+        vis = [n for n in range(8) if not mask[b, n]]
+        for k, n in enumerate([n for n in range(8) if mask[b, n]]):
+            d2 = torch.tensor([sum((p - q) ** 2 for p, q in zip(coords[n], coords[v])) for v in vis], dtype=torch.float)
+            w = torch.softmax(-d2 / (2 * width ** 2), 0)
+            for a in range(ts):
+                cols = torch.stack([x[b, coords[v][0] * ts + a, :, coords[v][1] * 8:coords[v][1] * 8 + 8,
+                                      coords[v][2] * 8:coords[v][2] * 8 + 8].mean((1, 2)) for v in vis])
+                want = (w[:, None] * cols).sum(0)
+                assert torch.allclose(got[b, k].reshape(ts, 64, 3)[a], want.expand(64, 3), atol=1e-5)
+    # hidden pixels are never read
+    x2 = x.clone()
+    hidden = vm.unpatchify(mask[..., None].float().expand(-1, -1, patches.shape[-1]), grid, 8, ts) > 0
+    x2[hidden] = torch.rand(int(hidden.sum()))
+    assert torch.equal(vm.visible_smooth_fill(vm.patchify(x2, 8, ts), mask, grid, ts, width), got)
+
+
+def test_smooth_pixel_base_fills_from_nearby_tubelets():
+    """With pixel_base="smooth" an untrained pixel head (zero residual) gives the smooth fill: on a clip
+    whose left half is dark and right half light, hidden tubelets take the colour of their side, which
+    the frame mean cannot."""
+    c = vm.Config(image_size=32, patch_size=8, num_frames=4, encoder_dim=32, encoder_depth=1, encoder_heads=2,
+                  decoder_dim=32, decoder_depth=1, decoder_heads=2, pixel_base="smooth", base_width=1.0)
+    x = torch.zeros(1, 4, 3, 32, 32)
+    x[..., 16:] = 1.0
+    model = vm.build_model(c).eval()
+    with torch.no_grad():
+        model.pixel_head.weight.zero_()
+        model.pixel_head.bias.zero_()
+    mask = torch.ones(1, 32, dtype=torch.bool)
+    mask[0, [0, 3, 16 + 12, 16 + 15]] = False                     # a tubelet at each edge, both time steps
+    with torch.no_grad():
+        _, pix = model(x, mask)
+    pred = vm.denormalize_patches(pix).reshape(-1, 2, 64, 3).mean((1, 2, 3))     # one grey per hidden tubelet
+    cols = [n % 4 for n in range(32) if mask[0, n]]
+    left = pred[[k for k, col in enumerate(cols) if col == 0]]
+    right = pred[[k for k, col in enumerate(cols) if col == 3]]
+    assert float(left.max()) < 0.2 and float(right.min()) > 0.8
+    with pytest.raises(ValueError, match="pixel_base"):
+        vm.build_model(dataclasses.replace(c, pixel_base="blur"))
+
 def test_position_tables():
     one = vm.sinusoid_table(512, 96)[0]
     assert one.shape == (512, 96)
