@@ -99,14 +99,6 @@ def shape_mask(shape: str, s: int, angle: float = 0.0, aspect: float = 1.0) -> n
     raise ValueError(f"unknown shape {shape!r}; choose one of {SHAPES}")
 
 
-def _nose_mask(s: int, vel: np.ndarray) -> np.ndarray:
-    """A (s, s) bool dot near the edge of a sprite's box, on the side `vel` (dy, dx) points to."""
-    r = (np.arange(s) - (s - 1) / 2) / (s / 2)
-    yy, xx = np.meshgrid(r, r, indexing="ij")
-    u = np.asarray(vel, float) / (float(np.hypot(*vel)) + 1e-9)
-    return (yy - 0.62 * u[0]) ** 2 + (xx - 0.62 * u[1]) ** 2 <= 0.3 ** 2
-
-
 def _paste(canvas: np.ndarray, patch: np.ndarray, mask: np.ndarray, top: int, left: int,
            labels: np.ndarray | None = None, label: int = 0) -> None:
     """Paint patch (h, w, 3) where mask is set, clipped to the canvas, in place."""
@@ -171,8 +163,7 @@ def dead_leaves(seed: int, size: int = 128, n_leaves: int | None = None) -> np.n
 
 def sprites_video(seed: int, frames: int = 32, size: int = 128, n_sprites: int | None = None,
                   background: str = "textured", lighting: bool = True,
-                  lookalike: bool = False, same_colours: bool = False,
-                  heading: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                  lookalike: bool = False, same_colours: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Textured sprites moving over a background, with a label map per frame.
 
     Sprites move with momentum, bounce off the borders, turn, and pass in front
@@ -181,13 +172,8 @@ def sprites_video(seed: int, frames: int = 32, size: int = 128, n_sprites: int |
     `lookalike` gives all sprites the same grey level so that only texture and
     shape tell them apart in a grey frame; `same_colours` paints every sprite
     with the first sprite's two colours, so that not even colour tells them
-    apart (only texture pattern, shape and motion); `heading` turns each sprite to
-    face the way it moves and marks its front with a nose (a white or black dot),
-    as animals and vehicles move head first: the clip then has an arrow of time
-    (played backwards, every sprite moves tail first), which it otherwise lacks;
-    `background` is "textured" (dead leaves, panning slowly), "blurred" (the
-    same, low-pass) or "flat". The options draw no random numbers of their own,
-    so a seed gives the same motion with any of them.
+    apart (only texture pattern, shape and motion); `background` is "textured" (dead
+    leaves, panning slowly), "blurred" (the same, low-pass) or "flat".
 
     Returns frames (T, H, W, 3) uint8 and labels (T, H, W) int64, 0 = background,
     k = the k-th sprite (1-based) where it is visible.
@@ -231,13 +217,9 @@ def sprites_video(seed: int, frames: int = 32, size: int = 128, n_sprites: int |
         canvas = bg[oy:oy + S, ox:ox + S].copy()
         for j, sp in enumerate(sprites):
             s = sp["s"]
-            angle = math.atan2(sp["vel"][1], sp["vel"][0]) if heading else sp["angle"]
-            mask = shape_mask(sp["shape"], s, angle, sp["aspect"])
-            tex = np.rot90(sp["tex"], k=int(angle // (math.pi / 2)) % 4)
+            mask = shape_mask(sp["shape"], s, sp["angle"], sp["aspect"])
+            tex = np.rot90(sp["tex"], k=int(sp["angle"] // (math.pi / 2)) % 4)
             top, left = np.round(sp["pos"]).astype(int)
-            if heading:     # a nose at the front, in the sprite's box: (row, col) along the velocity
-                mask = mask | _nose_mask(s, sp["vel"])
-                tex = np.where(_nose_mask(s, sp["vel"])[..., None], float(sp["colors"].mean() < 0.5), tex)
             _paste(canvas, tex, mask, top, left, labels[t], j + 1)
             sp["pos"] += sp["vel"]
             sp["vel"] += rng.normal(0, 0.04, 2) * S / 64
