@@ -32,22 +32,13 @@ import torch
 from core import videomae as V
 
 
-def smooth_fill(config: V.Config, width: float):
-    """A predictor (like `videomae.baseline_predictor`): `videomae.visible_smooth_fill`, the Gaussian-weighted
-    mean colours of the visible tubelets."""
-    def predict(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        grid = (x.shape[1] // config.tubelet_size, x.shape[-1] // config.patch_size, x.shape[-1] // config.patch_size)
-        return V.visible_smooth_fill(V.patchify(x, config.patch_size, config.tubelet_size), mask, grid,
-                                     config.tubelet_size, width)
-    return predict
-
-
 def measure(patch: int, widths, ratio: float = 0.9, seed: int = V.EVAL_SEED) -> dict:
     """PSNR (dB) on hidden pixels of the held-out real clips, per clip then averaged, as `videomae.evaluate`."""
     c = dataclasses.replace(V.Config(), patch_size=patch)
     real = V.heldout_windows(c)
     preds = {"mean": V.baseline_predictor("mean", c), "nearest": V.baseline_predictor("nearest", c),
-             **{f"smooth_w{w:g}": smooth_fill(c, w) for w in widths}}
+             **{f"smooth_w{w:g}": V.baseline_predictor("smooth", dataclasses.replace(c, base_width=w))
+                for w in widths}}
     per_clip = [{k: V._db(v) for k, v in V.predictor_errors(preds, w, "tube", ratio, c, seed).items()}
                 for w in real.values()]
     psnr = {k: round(float(np.mean([d[k] for d in per_clip])), 3) for k in preds}

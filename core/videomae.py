@@ -104,11 +104,13 @@ class Config:
     mask_ratio: float = 0.9       # the paper's ratio for Kinetics and Something-Something
     pixel_loss_weight: float = 4.0  # the pixels are what is shown and measured: a small decoder spends more
                                     # of itself on them (quick runs: -0.07 dB vs -0.23 dB at weight 1)
-    pixel_base: str = "frame_mean"  # what the pixel head adds its output to, from visible tubelets only:
-                                    # "frame_mean" (each frame's mean colour) or "smooth" (visible_smooth_fill)
+    pixel_base: str = "smooth"      # what the pixel head adds its output to, from visible tubelets only:
+                                    # "frame_mean" (each frame's mean colour) or "smooth" (visible_smooth_fill);
+                                    # 6000 steps: +0.31 dB over the better baseline with "smooth", where
+                                    # "frame_mean" gave +0.16 dB at 5000 and +0.19 dB at 10000
     base_width: float = 1.5         # the smooth base's Gaussian width, in tokens
     # --- optimization (AdamW with the paper's betas, warm-up, cosine decay)
-    steps: int = 10000            # ~1 h on one CPU thread (~0.3 s of CPU a step); 5000 steps gave +0.16 dB
+    steps: int = 6000             # 47 min on one CPU thread beside another training (2026-12-04)
     batch_size: int = 8           # clips per step
     lr: float = 5e-4              # higher than the paper's (1.5e-4 * batch/256): tiny batch, short run
     warmup: int = 200
@@ -132,7 +134,7 @@ class Config:
         14.47 (+0.43) and nearest tubelet 12.92; the smooth fill alone scores 14.919 there
         (bench.videomae_headroom), so this short run's learned part adds nothing yet.
         The bundled clips stand in for their full source videos (photo pans when data/sources has them)."""
-        return cls(steps=1200, warmup=100, use_sources=False, pixel_base="smooth")
+        return cls(steps=1200, warmup=100, use_sources=False)
 
     @property
     def grid(self) -> tuple[int, int, int]:
@@ -1035,7 +1037,9 @@ def baseline_predictor(kind: str, config: Config):
     They work on the same model-sized windows as the model (64x64 pixels, 16 frames):
     "mean": the mean colour of the visible patches of each frame of the window (of the whole
     window when a frame is entirely hidden); "nearest": copy the nearest visible tubelet in space
-    and time (distance in token units, ties to the same time step, then the first in (t h w) order).
+    and time (distance in token units, ties to the same time step, then the first in (t h w) order);
+    "smooth": `visible_smooth_fill` at `config.base_width` (the pixel head's base with
+    pixel_base="smooth", so the model's gain over it is what the network learned).
     """
     ts, p = config.tubelet_size, config.patch_size
 
@@ -1043,6 +1047,8 @@ def baseline_predictor(kind: str, config: Config):
         B, T, C, S, _ = x.shape
         grid = (T // ts, S // p, S // p)
         patches = patchify(x, p, ts)                                         # (B, N, P)
+        if kind == "smooth":
+            return visible_smooth_fill(patches, mask, grid, ts, config.base_width)
         P = patches.shape[-1]
         out = []
         for b in range(B):
@@ -1057,7 +1063,7 @@ def baseline_predictor(kind: str, config: Config):
                 dt = (coords[m][:, None, 0] - coords[~m][None, :, 0]).abs()
                 out.append(vis[(d + 1e-3 * dt).argmin(dim=1)])
             else:
-                raise ValueError(f"unknown baseline {kind!r}: choose 'mean' or 'nearest'")
+                raise ValueError(f"unknown baseline {kind!r}: choose 'mean', 'nearest' or 'smooth'")
         return torch.stack(out)                                              # (B, N_masked, P)
     return predict
 
@@ -1180,7 +1186,8 @@ def evaluate(model: VideoMAE, device="cpu") -> dict[str, float]:
 
     For each strategy (tube, random) and ratio in EVAL_RATIOS: the model's pixel head, the mean of
     the visible patches of each frame ("_mean"), and a copy of the nearest visible tubelet in space
-    and time ("_nearest"), all seeing the same visible tubelets. PSNR per clip from the MSE pooled
+    and time ("_nearest"), all seeing the same visible tubelets; at tube 90% also the smooth fill
+    of the visible colours ("_smooth", see baseline_predictor). PSNR per clip from the MSE pooled
     over its windows, then averaged over the clips. Also tube 90% on held-out procedural clips.
     """
     model = model.to(device).eval()
@@ -1195,6 +1202,10 @@ def evaluate(model: VideoMAE, device="cpu") -> dict[str, float]:
                 metrics[key + suffix] = float(np.mean([_db(e[k]) for e in per_clip]))
     metrics["psnr_tube_r90_gain_db"] = metrics["psnr_tube_r90"] - max(metrics["psnr_tube_r90_mean"],
                                                                        metrics["psnr_tube_r90_nearest"])
+    # a stronger non-learned reference, not one of the two baselines: the smooth fill of the visible colours
+    smooth = {"smooth": baseline_predictor("smooth", c)}
+    metrics["psnr_tube_r90_smooth"] = float(np.mean([_db(predictor_errors(smooth, w, "tube", 0.9, c, device=device)
+                                                         ["smooth"]) for w in real.values()]))
     syn = masked_errors(model, synthetic_windows(c), "tube", 0.9)
     for k, suffix in (("model", ""), ("mean", "_mean"), ("nearest", "_nearest")):
         metrics["psnr_synthetic_tube_r90" + suffix] = _db(syn[k])

@@ -72,15 +72,16 @@ def test_quality_update_card_keeps_the_training_metrics_and_says_when(tmp_path, 
         quality.update_card({"method": "missing", "metrics": {}}, "CPU")
 
 
-def test_videomae_headroom_fill_reads_only_visible_tubelets_and_follows_the_layout():
-    from bench import videomae_headroom
+def test_videomae_smooth_baseline_reads_only_visible_tubelets_and_follows_the_layout():
+    """The smooth fill bench.videomae_headroom measures (and the pixel head's smooth base)."""
+    import dataclasses
     from core import videomae as V
     c = V.Config()
     torch.manual_seed(0)
     x = torch.rand(1, c.num_frames, 3, c.image_size, c.image_size)
     x[..., :, : c.image_size // 2] *= 0.2                                   # a dark left half
     mask = V.batch_masks(V.make_masking("tube", c.grid, 0.75), 1, np.random.default_rng(1), "cpu")
-    fill = videomae_headroom.smooth_fill(c, 1.0)
+    fill = V.baseline_predictor("smooth", dataclasses.replace(c, base_width=1.0))
     a = fill(x, mask)
     hidden = V.unpatchify(mask[..., None].float().expand(-1, -1, c.patch_dim), (c.num_frames // c.tubelet_size,) +
                           c.grid[1:], c.patch_size, c.tubelet_size).bool()
