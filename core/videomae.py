@@ -132,7 +132,9 @@ class Config:
         tubelets takes thousands of steps). Measured 2026-12-04, one thread beside another training on
         a slow day, 624 s of training: held-out real clips at 90% tube masking 14.903 dB vs frame mean
         14.47 (+0.43) and nearest tubelet 12.92; the smooth fill alone scores 14.919 there
-        (bench.videomae_headroom), so this short run's learned part adds nothing yet.
+        (bench.videomae_headroom), so this short run's learned part adds nothing yet. Re-timed as the
+        README runs it (`python -m core.train videomae --quick`, 2 threads, machine otherwise idle):
+        344 s of training, 5:54 wall in all, the same held-out numbers.
         The bundled clips stand in for their full source videos (photo pans when data/sources has them)."""
         return cls(steps=1200, warmup=100, use_sources=False)
 
