@@ -282,7 +282,7 @@ def test_short_run_learns_to_cycle_back_on_the_pair():
     run on one pair is no test: any one-to-one matching of two videos is cycle-consistent, so a
     run can land on a reversed one, and which it lands on changed with the CPU and the thread
     count (tau gains from -0.5 to +0.7 over seeds). The classification loss is used here: the
-    variance-aware regression loss of the shipped recipe spikes in a model this small. Measured
+    variance-aware regression loss spikes in a model this small. Measured
     at 1, 2 and 4 threads: every seed rose, by 0.09 to 0.42, mean over 4 seeds 0.15 to 0.27.
     Alignment quality itself is checked on the shipped model below and in bench.quality.
     """
