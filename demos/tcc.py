@@ -41,9 +41,9 @@ $$\alpha_j = \frac{e^{-\|u_i - v_j\|^2}}{\sum_k e^{-\|u_i - v_k\|^2}}, \qquad
 $$L = \frac{|i - \mu|^2}{\sigma^2} + \lambda \log \sigma, \qquad \sigma^2 = \sum_k \beta_k (k - \mu)^2$$
 
 (the official code uses $\lambda \log \sigma^2$ with $\lambda = 0.001$). This model drops the variance
-weighting and regresses $|i - \mu|^2$ alone (the official code's `regression_mse` option): trained from scratch, the weighted
-loss stayed flat for a thousand steps or more before alignment took off, the plain one leaves its start
-within a few hundred. Distances are divided by $D$, with a temperature of 0.1, as in the official code.
+weighting and regresses $|i - \mu|^2$ alone (the official code's `regression_mse` option): trained
+from scratch, the weighted loss stayed flat for a thousand steps or more before alignment took off,
+the plain one leaves its start within a few hundred. Distances are divided by $D$, with a temperature of 0.1, as in the official code.
 Alignment is then just the nearest neighbour in embedding space.
 This small model, trained here from scratch on a rendered throw, sees each frame with the frame two steps
 before it (never a time stamp), embeds a frame and its mirror image alike, and centres each video's
