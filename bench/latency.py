@@ -36,7 +36,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from core import data, media  # noqa: E402
+from core import sources, media  # noqa: E402
 from core import device as devices  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,7 +47,7 @@ BUDGET_GPU_CORE_S = 0.1
 # --------------------------------------------------------------------- each tab's default example
 
 def _example(rel: str) -> str:
-    return os.path.join(data.EXAMPLES, rel)
+    return os.path.join(sources.EXAMPLES, rel)
 
 
 def _tab_inputs() -> dict:

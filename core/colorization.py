@@ -229,8 +229,8 @@ def frames_to_lab_cells(rgb: torch.Tensor) -> torch.Tensor:
 @lru_cache(maxsize=1)
 def _train_clips() -> tuple[np.ndarray, ...]:
     """The bundled training clips (never the held-out ones), decoded once: (T, H, W, 3) uint8 each."""
-    from core import data
-    return tuple(data.load_clip(name)[0] for name in data.clip_names("train"))
+    from core import sources
+    return tuple(sources.load_clip(name)[0] for name in sources.clip_names("train"))
 
 
 def _sprite_tuple(rng: np.random.Generator, config: Config, n: int, gap: int) -> np.ndarray:
@@ -906,12 +906,12 @@ def colour_scores(model, clip_names=None, gap: int = COLOUR_GAP, every: int = 8)
     cluster at the same place (what a static camera gives for free). Pairs
     across a shot cut (the bundled clips are edited) are skipped.
     """
-    from core import data
-    names = data.clip_names("held_out") if clip_names is None else clip_names
+    from core import sources
+    names = sources.clip_names("held_out") if clip_names is None else clip_names
     hits = {"learned": 0, "raw_grey": 0, "copy": 0}
     total = 0
     for name in names:
-        clip = data.load_clip(name)[0]
+        clip = sources.load_clip(name)[0]
         cut = shot_cuts(clip)
         for t in range(0, len(clip) - gap, every):
             if cut[t + 1:t + gap + 1].any():      # a different shot: nothing to point at
@@ -957,8 +957,8 @@ TARGETS = {
 
 
 def data_card(config: Config) -> dict:
-    from core import data
-    clips = [dict(name=n, licence=data.clip_info(n)["licence"]) for n in data.clip_names("train")]
+    from core import sources
+    clips = [dict(name=n, licence=sources.clip_info(n)["licence"]) for n in sources.clip_names("train")]
     return {
         "train": {
             "synthetic": (f"core.synthetic.sprites_video, seeds drawn from {TRAIN_SEED_RANGE}, "
@@ -973,7 +973,7 @@ def data_card(config: Config) -> dict:
                          f"with {ALIKE_VIDEO}; J over frames 2..32 of the 3 sprites"),
             "tracking_distinct_colours": (f"the same seeds with {HARD_VIDEO} (sprites alike in grey, "
                                           f"distinct in colour)"),
-            "colourization": (f"bundled clips {data.clip_names('held_out')}: reference frame t, target "
+            "colourization": (f"bundled clips {sources.clip_names('held_out')}: reference frame t, target "
                               f"t+{COLOUR_GAP}, every 8th t, pairs across shot cuts skipped"),
         },
     }

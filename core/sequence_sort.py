@@ -356,11 +356,11 @@ def _resize_tensor(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
 
 def _decode_cached(name: str, path: str, max_side: int = 160, max_fps: float = 15.0) -> np.ndarray | None:
     """A long source video decoded once and cached in data/cache/ (None when the file is absent)."""
-    from core import data
+    from core import sources
     if not os.path.isfile(path):
         return None
-    os.makedirs(data.CACHE, exist_ok=True)
-    cache = os.path.join(data.CACHE, f"seqsort_{name}_{max_side}_{max_fps:g}.npz")
+    os.makedirs(sources.CACHE, exist_ok=True)
+    cache = os.path.join(sources.CACHE, f"seqsort_{name}_{max_side}_{max_fps:g}.npz")
     if os.path.isfile(cache):
         return np.load(cache)["frames"]
     from core import media
@@ -374,19 +374,19 @@ def _decode_cached(name: str, path: str, max_side: int = 160, max_fps: float = 1
 def training_clips(long_sources: bool = True) -> dict[str, np.ndarray]:
     """The real clips tuples may come from: bundled training clips, or their longer sources when present.
 
-    Never the held-out clips (core.data's split).
+    Never the held-out clips (core.sources' split).
     """
-    from core import data
+    from core import sources
     clips = {}
     if long_sources:
         for name, (package, rel, _) in LONG_SOURCES.items():
-            f = _decode_cached(name, os.path.join(data.SOURCES, package, rel))
+            f = _decode_cached(name, os.path.join(sources.SOURCES, package, rel))
             if f is not None:
                 clips[name] = f
-    for name in data.clip_names("train"):
+    for name in sources.clip_names("train"):
         if any(REPLACES.get(k) == name for k in clips):
             continue
-        clips[name] = data.load_clip(name)[0]
+        clips[name] = sources.load_clip(name)[0]
     return clips
 
 
@@ -394,12 +394,12 @@ def training_photos(n: int, side: int = 224) -> list[np.ndarray]:
     """Up to n still photos from data/sources/ (the jigsaw collections), for virtual camera moves."""
     if n <= 0:
         return []
-    from core import data
-    files = [f for fs in data.photo_files().values() for f in fs]
+    from core import sources
+    files = [f for fs in sources.photo_files().values() for f in fs]
     if not files:
         return []
-    os.makedirs(data.CACHE, exist_ok=True)
-    cache = os.path.join(data.CACHE, f"seqsort_photos_{len(files)}_{side}.npz")
+    os.makedirs(sources.CACHE, exist_ok=True)
+    cache = os.path.join(sources.CACHE, f"seqsort_photos_{len(files)}_{side}.npz")
     if os.path.isfile(cache):
         z = np.load(cache)
         photos = [z[k] for k in sorted(z.files, key=lambda s: int(s[1:]))]
@@ -833,10 +833,10 @@ def _pixel_path_accuracy(windows: list[np.ndarray]) -> float:
 
 def real_eval_windows(stride: int = EVAL_STRIDE, names=None) -> dict[str, list[np.ndarray]]:
     """Held-out real tuples: windows with clear motion (top half of each clip's energy, no cut)."""
-    from core import data
+    from core import sources
     out = {}
-    for name in names or data.clip_names("held_out"):
-        f = data.load_clip(name)[0]
+    for name in names or sources.clip_names("held_out"):
+        f = sources.load_clip(name)[0]
         cands = motion_windows(f, (stride,), keep_top=0.5)
         cands.sort(key=lambda c: c[0])
         out[name] = [f[t:t + 3 * s + 1:s] for t, s, _ in cands]
@@ -984,17 +984,17 @@ def evaluate(model: OrderNet, device="cpu") -> dict[str, float]:
 
 
 def data_card(config: Config) -> dict:
-    from core import data
-    clips = [c for c in data.manifest()["clips"] if c["split"] == "train"]
+    from core import sources
+    clips = [c for c in sources.manifest()["clips"] if c["split"] == "train"]
     return {
         "synthetic": f"core.synthetic.sprites_video({SYNTH_KW}), 20 frames at {config.size + 2 * config.jitter} px, "
                      f"seeds from 10**7 (held-out evaluation seeds {EVAL_SYNTH_SEEDS.start}..{EVAL_SYNTH_SEEDS.stop - 1})",
         "real_clips": [f"{c['name']} ({c['package']}: {c['licence']})" for c in clips],
         "long_sources": ([f"{k}: {v[0]}/{v[1]} ({v[2]}), replaces the bundled '{REPLACES[k]}'"
                           for k, v in LONG_SOURCES.items()] if config.long_sources else []),
-        "photos": (f"{config.photos} stills from core.data.photo_files() (jigsaw's collections; licences "
-                   "GPL / CC-BY(-SA) / CC0 / MIT, see core/data.py PHOTO_SOURCES) for virtual camera moves"
+        "photos": (f"{config.photos} stills from core.sources.photo_files() (jigsaw's collections; licences "
+                   "GPL / CC-BY(-SA) / CC0 / MIT, see core/sources.py PHOTO_SOURCES) for virtual camera moves"
                    if config.photos else "frames of the training clips only"),
         "mix": {"synthetic": config.p_synthetic, "photo_camera_moves": config.p_photo, "real": config.p_real},
-        "held_out": data.clip_names("held_out") + ["sprite clips with seeds " f"{EVAL_SYNTH_SEEDS.start}+"],
+        "held_out": sources.clip_names("held_out") + ["sprite clips with seeds " f"{EVAL_SYNTH_SEEDS.start}+"],
     }

@@ -224,9 +224,9 @@ TRAIN_PHOTO_PACKAGES = ("mate-backgrounds", "lomiri-wallpapers-16.04", "lxqt-the
 
 def train_photo_files() -> dict[str, list[str]]:
     """Photo files used as training backgrounds, by package (one image per plasma wallpaper)."""
-    from core import data
+    from core import sources
 
-    found = data.photo_files(list(TRAIN_PHOTO_PACKAGES))
+    found = sources.photo_files(list(TRAIN_PHOTO_PACKAGES))
     if "plasma-workspace-wallpapers" in found:
         by_dir = {}
         for f in found["plasma-workspace-wallpapers"]:
@@ -237,9 +237,9 @@ def train_photo_files() -> dict[str, list[str]]:
 
 def heldout_photo_backgrounds(size: int, n: int, seed: int = EVAL_SEED) -> list[np.ndarray]:
     """Crops of the bundled photos (held out from every training set) as scene backgrounds."""
-    from core import data
+    from core import sources
 
-    files = [data.example_path(p["file"]) for p in data.manifest()["photos"]]
+    files = [sources.example_path(p["file"]) for p in sources.manifest()["photos"]]
     return _photo_crops(files, n, size, np.random.default_rng(seed))
 
 

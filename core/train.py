@@ -1,4 +1,4 @@
-"""Train a method from scratch and ship it: weights and model card in assets/models/.
+"""The one training loop, and the command that trains a method and ships it (weights and card in assets/models/).
 
     python -m core.train METHOD [--quick] [--steps N] [--device D] [--out PATH] [--seed S]
     torchrun --nproc_per_node=N -m core.train METHOD ...     # data-parallel, N processes
@@ -13,10 +13,16 @@ commit, so `bench.quality` and the app's tabs quote the same figures.
 Under torchrun every process trains a DistributedDataParallel copy on its own
 shard of the generated data (gloo on CPU, nccl on CUDA); only rank 0
 evaluates and writes the weights and the card.
+
+Every method trains through `fit`: the method supplies its batches and its loss,
+`fit` owns the optimizer, the warm-up and cosine schedule, gradient clipping,
+DDP, the running averages, the history and the progress callback. `start` gives
+the model to train: a fresh one, or a copy of one to continue from.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import importlib
 import importlib.util
@@ -24,13 +30,103 @@ import os
 import platform
 import sys
 import time
+from typing import Callable
 
+import numpy as np
 import torch
 
 from core import common, device as devices
 
 METHODS = ("jigsaw", "sequence_sort", "colorization", "tcc", "sound_localization", "videomae")
 
+
+# --------------------------------------------------------------------- the one training loop
+
+def start(build_model: Callable, config, model: torch.nn.Module | None = None, device="cpu"):
+    """The model a run trains and the config it trains with: (model, config).
+
+    model=None builds a fresh model from `config` (seeded by config.seed, so every
+    rank of a torchrun starts equal). Otherwise a deep copy of `model` continues:
+    its architecture fields (those marked `common.arch`) come from the model's own
+    config, every other field from `config`; the model passed in is never changed.
+    """
+    common.set_seed(config.seed)
+    if model is None:
+        model = build_model(config)
+    else:
+        model = copy.deepcopy(common.unwrap(model))
+        own = model.config
+        config = dataclasses.replace(config, **{f.name: getattr(own, f.name) for f in dataclasses.fields(config)
+                                                if f.metadata.get("arch") and hasattr(own, f.name)})
+        model.config = config
+    return model.to(device), config
+
+
+def make_optimizer(model: torch.nn.Module, config, no_decay: Callable | None = None) -> torch.optim.Optimizer:
+    """AdamW (or Adam, config.optimizer) at config.lr; parameters for which no_decay(name, p) holds get none."""
+    betas = tuple(getattr(config, "betas", (0.9, 0.999)))
+    kind = getattr(config, "optimizer", "adamw")
+    if kind not in ("adamw", "adam"):
+        raise ValueError(f"config.optimizer must be 'adamw' or 'adam', got {kind!r}")
+    if no_decay is None:
+        params = [{"params": list(model.parameters()), "weight_decay": config.weight_decay}]
+    else:
+        named = list(model.named_parameters())
+        params = [{"params": [p for n, p in named if not no_decay(n, p)], "weight_decay": config.weight_decay},
+                  {"params": [p for n, p in named if no_decay(n, p)], "weight_decay": 0.0}]
+    cls = torch.optim.AdamW if kind == "adamw" else torch.optim.Adam
+    return cls(params, lr=config.lr, betas=betas)
+
+
+def fit(model: torch.nn.Module, config, steps: int, batches: Callable, loss: Callable,
+        progress: common.Progress | None = None, log_every: int = 10, no_decay: Callable | None = None,
+        on_log: Callable | None = None) -> dict:
+    """Train `model` in place for `steps` steps; returns the history.
+
+    batches(step) -> tuple: the inputs of step `step` (1-based), already on the model's device.
+    loss(model, *batch) -> (loss tensor, {name: float or 0-d tensor}): the method's objective; it runs
+        through DDP's forward under torchrun so the gradients are averaged.
+    config: lr, warmup, weight_decay; optional warmup_div (warm-up at most steps // warmup_div,
+        default 5), clip_grad (max gradient norm, 0 = none), optimizer ("adamw" or "adam"), betas.
+    log_every: the history gets the mean of each window of this many steps (1 logs every step).
+    on_log(step, model) -> dict: extra numbers for the logged record (e.g. a held-out score), or {}.
+    progress(step, total, record) is called with the step's own numbers as training goes.
+    """
+    steps = int(steps)
+    warmup = min(int(config.warmup), steps // int(getattr(config, "warmup_div", 5)))
+    clip = float(getattr(config, "clip_grad", 0.0))
+    run = common.loss_runner(model)                 # DDP under torchrun, the loss itself otherwise
+    optimizer = make_optimizer(model, config, no_decay)
+    history = common.new_history()
+    tick = common.Ticker(progress, steps)
+    window: dict[str, list[float]] = {}
+    for step in range(1, steps + 1):
+        lr = common.cosine_lr(step - 1, steps, config.lr, warmup)
+        common.set_lr(optimizer, lr)
+        model.train()
+        value, parts = run(loss, *batches(step))
+        optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        now = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in {"loss": value, **parts}.items()}
+        for k, v in now.items():
+            window.setdefault(k, []).append(v)
+        if step % log_every == 0 or step == steps:
+            record = {k: float(np.mean(v)) for k, v in window.items()}
+            record["lr"] = lr
+            if on_log is not None:
+                record.update(on_log(step, model))
+                model.train()
+            common.log(history, step, record)
+            window = {}
+        tick(step, now)
+    model.eval()
+    return history
+
+
+# --------------------------------------------------------------------- the command
 
 def available() -> list[str]:
     """The methods whose core module exists in this checkout."""

@@ -649,18 +649,18 @@ SOURCE_SIDE, SOURCE_FPS = 160, 15.0
 
 def _load_source(name: str) -> np.ndarray | None:
     """The whole source video of a train clip at 160 px and 15 fps (cached as .npz), or None if absent."""
-    from core import data
+    from core import sources
     package, rel = TRAIN_SOURCES[name]
-    path = os.path.join(data.SOURCES, package, rel)
+    path = os.path.join(sources.SOURCES, package, rel)
     if not os.path.isfile(path):
         return None
-    cache = os.path.join(data.CACHE, f"videomae_source_{name}_{SOURCE_SIDE}_{SOURCE_FPS:g}.npz")
+    cache = os.path.join(sources.CACHE, f"videomae_source_{name}_{SOURCE_SIDE}_{SOURCE_FPS:g}.npz")
     if os.path.isfile(cache):
         return np.load(cache)["frames"]
     from core import media
     frames = media.load_video(path, max_seconds=None, max_side=SOURCE_SIDE, max_fps=SOURCE_FPS,
                               with_audio=False).frames
-    os.makedirs(data.CACHE, exist_ok=True)
+    os.makedirs(sources.CACHE, exist_ok=True)
     tmp = cache + ".tmp.npz"
     np.savez(tmp, frames=frames)
     os.replace(tmp, cache)
@@ -669,11 +669,11 @@ def _load_source(name: str) -> np.ndarray | None:
 
 def training_clips(config: Config) -> dict[str, np.ndarray]:
     """The real footage a run trains on: name -> frames (T, H, W, 3) uint8. Held-out clips never."""
-    from core import data
+    from core import sources
     clips = {}
-    for name in data.clip_names("train"):
+    for name in sources.clip_names("train"):
         frames = _load_source(name) if config.use_sources and name in TRAIN_SOURCES else None
-        clips[name] = frames if frames is not None else data.load_clip(name)[0]
+        clips[name] = frames if frames is not None else sources.load_clip(name)[0]
     return clips
 
 
@@ -710,15 +710,15 @@ PHOTO_SIDE = 192                 # photos are kept with this shorter side: pans 
 
 
 def training_photos() -> list[np.ndarray]:
-    """The photographs under data/sources (core.data.photo_files) at a 192 px shorter side, cached as .npz.
+    """The photographs under data/sources (core.sources.photo_files) at a 192 px shorter side, cached as .npz.
 
     Empty when nothing was fetched. None of them is a held-out clip or a bundled photo.
     """
-    from core import data
-    files = [f for fs in data.photo_files().values() for f in fs]
+    from core import sources
+    files = [f for fs in sources.photo_files().values() for f in fs]
     if not files:
         return []
-    cache = os.path.join(data.CACHE, f"videomae_photos_{len(files)}_{PHOTO_SIDE}.npz")
+    cache = os.path.join(sources.CACHE, f"videomae_photos_{len(files)}_{PHOTO_SIDE}.npz")
     if os.path.isfile(cache):
         z = np.load(cache)
         return [z[k] for k in sorted(z.files, key=int)]
@@ -736,7 +736,7 @@ def training_photos() -> list[np.ndarray]:
                 photos.append(np.asarray(im))
         except OSError:
             continue
-    os.makedirs(data.CACHE, exist_ok=True)
+    os.makedirs(sources.CACHE, exist_ok=True)
     tmp = cache + ".tmp.npz"
     np.savez(tmp, **{str(i): p for i, p in enumerate(photos)})
     os.replace(tmp, cache)
@@ -770,19 +770,19 @@ def photo_pan_clip(photo: np.ndarray, rng: np.random.Generator, size: int, num_f
 
 
 def data_card(config: Config) -> dict:
-    from core import data
+    from core import sources
     real = []
-    for name in data.clip_names("train"):
-        info = data.clip_info(name)
+    for name in sources.clip_names("train"):
+        info = sources.clip_info(name)
         src = TRAIN_SOURCES.get(name) if config.use_sources else None
         real.append(dict(name=name, package=info["package"], licence=info["licence"],
                          file=(src[1] + " (whole source video)") if src else info["file"]))
     return dict(
         real_train=real,
         synthetic=f"core.synthetic sprites_video / action_video, {config.synthetic_fraction:.0%} of clips",
-        photos=(f"camera pans over the photographs of {', '.join(f'{k} ({v[1]})' for k, v in data.PHOTO_SOURCES.items())}"
+        photos=(f"camera pans over the photographs of {', '.join(f'{k} ({v[1]})' for k, v in sources.PHOTO_SOURCES.items())}"
                 f" under data/sources, {config.photo_fraction:.0%} of clips") if config.photo_fraction else "none",
-        held_out=[dict(name=n, licence=data.clip_info(n)["licence"]) for n in data.clip_names("held_out")],
+        held_out=[dict(name=n, licence=sources.clip_info(n)["licence"]) for n in sources.clip_names("held_out")],
         views=(f"{config.num_frames} frames every 1..{config.max_stride} frames, square crops of 55-100% "
                f"of the shorter side resized to {config.image_size} px, random flips"),
         masking=f"{config.masking} at {config.mask_ratio:.0%}",
@@ -1129,8 +1129,8 @@ def clip_windows(frames: np.ndarray, config: Config) -> torch.Tensor:
 
 def heldout_windows(config: Config) -> dict[str, torch.Tensor]:
     """Held-out real clips (bikes, city) as model-sized windows: name -> (K, T, 3, S, S)."""
-    from core import data
-    return {name: clip_windows(data.load_clip(name)[0], config) for name in data.clip_names("held_out")}
+    from core import sources
+    return {name: clip_windows(sources.load_clip(name)[0], config) for name in sources.clip_names("held_out")}
 
 
 def synthetic_windows(config: Config, n: int = 24) -> torch.Tensor:

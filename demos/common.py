@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402  (no pyplot: no global figure state shared by users)
 
 from core import common as core_common  # noqa: E402
-from core import data, media  # noqa: E402
+from core import sources, media  # noqa: E402
 
 log = logging.getLogger("ssl_lab")
 
@@ -247,7 +247,7 @@ def user_state() -> gr.State:
 
 
 def example_file(rel: str) -> str:
-    return data.example_path(rel)
+    return sources.example_path(rel)
 
 
 # --------------------------------------------------------------------- running a tab alone

@@ -262,12 +262,12 @@ def train_live(path, use_clip, start_from, steps, user_model, shipped, device="c
 # --------------------------------------------------------------------- layout
 
 def examples() -> list[list[str]]:
-    from core import data
-    rows = [[data.example_path(data.clip_info(n)["file"])] for n in ("bikes", "city")]      # held out
-    gen = os.path.join(data.EXAMPLES, METHOD, "sprites.mp4")
+    from core import sources
+    rows = [[sources.example_path(sources.clip_info(n)["file"])] for n in ("bikes", "city")]      # held out
+    gen = os.path.join(sources.EXAMPLES, METHOD, "sprites.mp4")
     if os.path.isfile(gen):
         rows.append([gen])
-    rows += [[data.example_path(data.clip_info(n)["file"])] for n in ("cartwheel", "pedestrians")]
+    rows += [[sources.example_path(sources.clip_info(n)["file"])] for n in ("cartwheel", "pedestrians")]
     return rows
 
 

@@ -17,7 +17,7 @@ from collections import OrderedDict
 import gradio as gr
 import numpy as np
 
-from core import data, media
+from core import sources, media
 from core import sound_localization as sl
 from demos import common
 
@@ -66,7 +66,7 @@ and on the generated scenes it should jump to the object that now sounds.
 # --------------------------------------------------------------------- examples and inputs
 
 def _generated_examples() -> list[dict]:
-    path = data.example_path(os.path.join(METHOD, "examples.json"))
+    path = sources.example_path(os.path.join(METHOD, "examples.json"))
     if not os.path.isfile(path):
         return []
     with open(path) as f:
@@ -75,10 +75,10 @@ def _generated_examples() -> list[dict]:
 
 def example_clips() -> dict[str, str]:
     """Name -> path of the bundled clips with sound: generated AV scenes first, then real clips."""
-    out = {f"{e['name'].replace('_', ' ')} (generated)": data.example_path(e["file"]) for e in _generated_examples()}
-    for c in data.manifest()["clips"]:
+    out = {f"{e['name'].replace('_', ' ')} (generated)": sources.example_path(e["file"]) for e in _generated_examples()}
+    for c in sources.manifest()["clips"]:
         if c.get("has_audio"):
-            out[f"{c['name']} (real)"] = data.example_path(c["file"])
+            out[f"{c['name']} (real)"] = sources.example_path(c["file"])
     return out
 
 

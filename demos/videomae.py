@@ -286,10 +286,10 @@ def build(device=None) -> None:
 
 def vm_examples() -> list[list[str]]:
     """Bundled clips, held-out ones first (the default is one the model never trained on)."""
-    from core import data
-    names = data.clip_names("held_out") + data.clip_names("train")
-    return [[common.example_file(data.clip_info(n)["file"])] for n in names
-            if os.path.isfile(common.example_file(data.clip_info(n)["file"]))]
+    from core import sources
+    names = sources.clip_names("held_out") + sources.clip_names("train")
+    return [[common.example_file(sources.clip_info(n)["file"])] for n in names
+            if os.path.isfile(common.example_file(sources.clip_info(n)["file"]))]
 
 
 if __name__ == "__main__":

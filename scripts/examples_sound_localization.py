@@ -20,7 +20,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from core import data, media  # noqa: E402
+from core import sources, media  # noqa: E402
 from core import sound_localization as sl  # noqa: E402
 
 OUT = os.path.join(ROOT, "assets", "examples", "sound_localization")
@@ -37,7 +37,7 @@ SIZE = 160
 def background(photo: str | None) -> np.ndarray | None:
     if photo is None:
         return None
-    img = data.load_photo(photo)
+    img = sources.load_photo(photo)
     h, w = img.shape[:2]
     s = min(h, w)
     return media.resize_image(np.ascontiguousarray(img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]),

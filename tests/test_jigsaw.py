@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import common, data, jigsaw
+from core import common, sources, jigsaw
 
 torch.set_num_threads(1)
 
@@ -268,7 +268,7 @@ needs_weights = pytest.mark.skipif(not os.path.isfile(common.weights_path("jigsa
 def test_shipped_model_loads_and_predicts():
     model = jigsaw.load_pretrained("cpu")
     assert jigsaw.permutations(model).shape == (100, 9)
-    p = jigsaw.predict(model, jigsaw.shuffle(data.load_photo("astronaut"), jigsaw.permutations(model)[7]))
+    p = jigsaw.predict(model, jigsaw.shuffle(sources.load_photo("astronaut"), jigsaw.permutations(model)[7]))
     assert p.shape == (100,)
 
 
@@ -285,11 +285,11 @@ def tab():
 
 
 def test_tab_solve_returns_every_output(tab):
-    out = tab["jigsaw_solve"](data.example_path("photos/cat.jpg"), 7, False, None)
+    out = tab["jigsaw_solve"](sources.example_path("photos/cat.jpg"), 7, False, None)
     tiles, puzzle, back, fig, verdict, k = out
     assert tiles.shape == puzzle.shape == back.shape and tiles.shape[-1] == 3
     assert fig is not None and "Answered" in verdict and k == 7
-    assert tab["jigsaw_solve"](data.load_photo("coffee"), 0, True, None)[5] in range(100)
+    assert tab["jigsaw_solve"](sources.load_photo("coffee"), 0, True, None)[5] in range(100)
 
 
 def test_tab_bad_inputs_raise_gr_error(tab, tmp_path):
@@ -304,13 +304,13 @@ def test_tab_bad_inputs_raise_gr_error(tab, tmp_path):
 
 
 def test_tab_train_live_then_solve_uses_user_model(tab):
-    user, fig, msg = tab["jigsaw_train"](data.example_path("photos/rocket.jpg"), 10, "from the shipped model", None)
+    user, fig, msg = tab["jigsaw_train"](sources.example_path("photos/rocket.jpg"), 10, "from the shipped model", None)
     assert user["steps"] == 10 and fig is not None and "Trained 10 steps" in msg
-    verdict = tab["jigsaw_solve"](data.example_path("photos/rocket.jpg"), 3, False, user)[4]
+    verdict = tab["jigsaw_solve"](sources.example_path("photos/rocket.jpg"), 3, False, user)[4]
     assert "your model" in verdict
 
 
-@pytest.mark.skipif(not os.path.isfile(os.path.join(data.CACHE, "jigsaw_images_v1.npz")), reason="no photo cache")
+@pytest.mark.skipif(not os.path.isfile(os.path.join(sources.CACHE, "jigsaw_images_v1.npz")), reason="no photo cache")
 def test_object_probe_splits_by_stamp():
     Xa, ya, Xb, yb = jigsaw.object_probe_dataset(size=32, views=1)
     assert Xa.shape[1:] == (32, 32, 3) and set(ya) == set(yb) == set(range(len(jigsaw.OBJECT_CLASSES)))

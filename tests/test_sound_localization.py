@@ -238,13 +238,13 @@ def test_train_continues_from_a_copy_and_takes_user_clips():
 @pytest.mark.skipif(not HAVE_WEIGHTS, reason="no shipped weights yet: python -m core.train sound_localization")
 def test_shipped_model_localizes_the_generated_example():
     import json
-    from core import data, media
+    from core import sources, media
 
     model = sl.load_pretrained("cpu")
-    meta = json.load(open(data.example_path("sound_localization/examples.json")))[0]
+    meta = json.load(open(sources.example_path("sound_localization/examples.json")))[0]
     frames, fps, audio, masks, names = sl.scene_clip(meta["seed"], meta["seconds"], meta["size"],
                                                      silent_seconds=tuple(meta["silent_seconds"]))
-    video = media.load_video(data.example_path(meta["file"]))
+    video = media.load_video(sources.example_path(meta["file"]))
     assert video.audio is not None and video.frames.shape[1:3] == frames.shape[1:3]
     hits, peaks_sound, peaks_silent = 0, [], []
     for j in range(meta["seconds"]):
@@ -283,10 +283,10 @@ def test_tab_handler_on_the_default_example_returns_every_output(handlers):
 @pytest.mark.skipif(not HAVE_WEIGHTS, reason="no shipped weights yet")
 def test_tab_errors_are_clear(handlers):
     import gradio as gr
-    from core import data
+    from core import sources
 
     demo, h = handlers
-    silent_clip = data.example_path(data.clip_info("bikes")["file"])      # a bundled clip without sound
+    silent_clip = sources.example_path(sources.clip_info("bikes")["file"])      # a bundled clip without sound
     fn = demo.common.friendly(h["localize"])
     with pytest.raises(gr.Error, match="no sound track"):
         fn(silent_clip, demo.OWN, None, 0.0, demo.SHIPPED, None)

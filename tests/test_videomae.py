@@ -282,8 +282,8 @@ def test_reconstruct_contract(tiny):
 
 @pytest.mark.parametrize("masking", list(vm.MASKINGS))
 def test_reconstruct_does_not_depend_on_masked_pixels(shipped, masking):
-    from core import data
-    clip = data.load_clip("city")[0][:20]
+    from core import sources
+    clip = sources.load_clip("city")[0][:20]
     recon, mask = vm.reconstruct(shipped, clip, 0.9, seed=1, masking=masking)
     changed = clip.copy()
     changed[mask] = np.random.default_rng(0).integers(0, 256, (int(mask.sum()), 3))
@@ -293,8 +293,8 @@ def test_reconstruct_does_not_depend_on_masked_pixels(shipped, masking):
 
 
 def test_shipped_model_beats_the_baselines_on_a_held_out_clip(shipped):
-    from core import data
-    clip = data.load_clip("bikes")[0][:32]
+    from core import sources
+    clip = sources.load_clip("bikes")[0][:32]
     recons, mask = vm.reconstruct_compare(shipped, clip, 0.9, seed=0)
     scores = {k: vm.psnr(v, clip, mask) for k, v in recons.items()}
     assert scores["model"] > max(scores["mean"], scores["nearest"])

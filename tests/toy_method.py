@@ -4,7 +4,6 @@ Task: classify which of two Gaussian blobs a point came from; a 2-layer MLP.
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import os
 
@@ -23,9 +22,11 @@ TARGETS = {"acc": (">=", 0.9)}
 class Config:
     steps: int = 30
     seed: int = 0
-    hidden: int = 16
+    hidden: int = common.arch(16)
     batch: int = 32
     lr: float = 0.05
+    warmup: int = 0
+    weight_decay: float = 0.0
 
     @classmethod
     def quick(cls):
@@ -44,23 +45,21 @@ def sample(rng, n):
     return torch.tensor(x, dtype=torch.float32), torch.tensor(y)
 
 
+def blob_loss(model, x, y):
+    logits = model(x)
+    return F.cross_entropy(logits, y), {"acc": (logits.argmax(1) == y).float().mean()}
+
+
 def train(config, steps, device, progress=None, model=None):
-    model = copy.deepcopy(model) if model is not None else build_model(config)
-    model = common.distribute(model.to(device))
-    opt = torch.optim.SGD(model.parameters(), lr=config.lr)
+    from core import train as loop
+    model, config = loop.start(build_model, config, model, device)
     rng = np.random.default_rng(common.data_seed(config.seed))
-    history = common.new_history("loss", "acc")
-    tick = common.Ticker(progress, steps, every_s=0)
-    for step in range(steps):
+
+    def batches(step):
         x, y = sample(rng, config.batch)
-        logits = model(x.to(device))
-        loss = F.cross_entropy(logits, y.to(device))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        rec = {"loss": loss.item(), "acc": (logits.argmax(1).cpu() == y).float().mean().item()}
-        common.log(history, step + 1, rec)
-        tick(step + 1, rec)
+        return x.to(device), y.to(device)
+
+    history = loop.fit(model, config, steps, batches, blob_loss, progress, log_every=1)
     return model, history
 
 
