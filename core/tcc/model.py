@@ -25,7 +25,7 @@ NORMS = ("video", "none")
 @dataclass
 class Config:
     steps: int = 4000                 # the shipped recipe (docs/experiments/tcc.md)
-    seed: int = 0
+    seed: int = 0                     # the initial weights and the data draws follow it
     # the network (a continued model keeps its own values of these)
     size: int = common.arch(64)       # input side in px: the stick figure's limbs stay 1-2 px wide
     width: int = common.arch(16)      # channels of the first conv; doubled twice (16-32-64)
@@ -51,13 +51,13 @@ class Config:
     label_smoothing: float = 0.1      # only for loss="classification" (official)
     # the optimizer (core.train.fit)
     lr: float = 1e-3                  # official 1e-4 with a pretrained ResNet; ours starts cold
-    weight_decay: float = 1e-5
-    warmup: int = 200
+    weight_decay: float = 1e-5        # light: the training throws are fresh renders
+    warmup: int = 200                 # steps of linear warm-up before the cosine decay
     warmup_div: int = 5               # warm-up is at most steps // warmup_div
-    optimizer: str = "adamw"
-    betas: tuple = (0.9, 0.999)
-    clip_grad: float = 5.0            # a cycle whose softmax turns sharp can give a large gradient
-    val_every: int = 250              # log Kendall's tau on 4 validation throws every this many steps (0: never)
+    optimizer: str = "adamw"          # or "adam" (core.train.make_optimizer)
+    betas: tuple = (0.9, 0.999)       # Adam's usual betas
+    clip_grad: float = 5.0            # max gradient norm (0: none)
+    val_every: int = 250              # Kendall's tau on 4 validation throws every this many steps (0: never)
 
     @classmethod
     def quick(cls) -> "Config":
