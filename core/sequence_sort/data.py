@@ -311,7 +311,7 @@ def make_batch(sampler: TupleSampler, batch: int, jitter: int, rng: np.random.Ge
     """A batch of tuples in time order, each frame jittered and channel-split on its own.
 
     Returns (B, 4, 3, size, size). The shuffling happens in the loss, which
-    shows the network every order of each tuple (`OrderNet.all_order_logits`).
+    shows the network every order of each tuple (`sort_and_verify_loss`).
     """
     tuples = torch.stack([sampler.sample() for _ in range(batch)])           # (B, 4, 3, S+2J, S+2J)
     J = (tuples.shape[-1] - size) // 2
