@@ -11,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from core import common, synthetic
 from core import sequence_sort as ss
+from core.sequence_sort.evaluate import _pixel_path_accuracy, _sort_accuracy, _sprite_shape
 
 torch.set_num_threads(1)
 TINY = ss.Config(steps=60, width=8, pair_dim=32, batch=16, warmup=10, synth_pool=12, photos=0,
@@ -65,8 +66,8 @@ def test_a_sorter_blind_to_the_arrow_of_time_tops_out_at_two_thirds():
     assert len(same) == 8 and ss.DIRECTION_BLIND_CEILING == pytest.approx(2 / 3)
     # chaining the most similar frames sorts a steadily moving square perfectly, up to direction
     clip = moving_square_clip(T=4, moving=(0, 4), size=48)
-    assert ss._pixel_path_accuracy([clip]) == pytest.approx(2 / 3)
-    assert ss._pixel_path_accuracy([clip[::-1]]) == pytest.approx(2 / 3)
+    assert _pixel_path_accuracy([clip]) == pytest.approx(2 / 3)
+    assert _pixel_path_accuracy([clip[::-1]]) == pytest.approx(2 / 3)
 
 
 # --------------------------------------------------------------------- motion-aware sampling
@@ -190,11 +191,28 @@ def test_verify_loss_weighs_both_sides_equally():
     torch.testing.assert_close(ss.verify_loss(logits, labels), naive)
 
 
+def test_sort_and_verify_loss_against_each_order_shown_alone(tiny_model):
+    """The training objective equals OPN's loss over the 24 orders shown one by one plus the weighted
+    Shuffle & Learn loss over the 24 triplet questions asked one by one."""
+    x = torch.rand(2, 4, 3, TINY.size, TINY.size)
+    with torch.inference_mode():
+        loss, parts = ss.sort_and_verify_loss(tiny_model, x, 0.5)
+        f = tiny_model.features(x)
+        order = torch.stack([tiny_model.order_logits(f[:, list(p)]) for p in ss.ALL_PERMS], 1)      # (B, 24, 12)
+        labels = torch.tensor([ss.order_class(p) for p in ss.ALL_PERMS]).expand(2, -1)
+        trips = torch.stack([tiny_model.verify_logits(f, torch.tensor([t, t])) for t in ss.ALL_TRIPLETS], 1)
+        tlabels = torch.tensor(ss.TRIPLET_LABELS).expand(2, -1)
+        naive = ss.order_loss(order, labels) + 0.5 * ss.verify_loss(trips, tlabels)
+    torch.testing.assert_close(loss, naive)
+    torch.testing.assert_close(parts["order_loss"], ss.order_loss(order, labels))
+    assert float(parts["acc"]) == pytest.approx(float((order.argmax(-1) == labels).float().mean()))
+
+
 def test_short_cpu_run_beats_chance():
     model, history = ss.train(TINY, 120, "cpu")
     assert history["step"][-1] == 120
     windows = ss.synthetic_eval_windows(seeds=range(700_000, 700_030), size=TINY.size)
-    r = ss._sort_accuracy(model, windows)
+    r = _sort_accuracy(model, windows)
     assert r["top1"] > 2 * ss.CHANCE, r
     assert r["verify"] > 0.6, r
 
@@ -267,7 +285,7 @@ def test_probe_labels_match_the_generator(monkeypatch):
     for seed in (3, 17, 4242):
         drawn.clear()
         synthetic.sprites_video(seed, frames=2, size=64, n_sprites=1, **ss.SYNTH_KW)
-        assert synthetic.SHAPES[ss._sprite_shape(seed)] == drawn[-1]      # the last: background leaves come first
+        assert synthetic.SHAPES[_sprite_shape(seed)] == drawn[-1]      # the last: background leaves come first
 
 
 def test_shipped_model_loads_and_beats_chance_on_a_held_out_window():
