@@ -219,7 +219,6 @@ class VideoMAE(nn.Module):
             raise ValueError("image_size must be a multiple of patch_size and num_frames of tubelet_size")
         if c.pixel_base not in ("frame_mean", "smooth"):
             raise ValueError(f"pixel_base must be 'frame_mean' or 'smooth', not {c.pixel_base!r}")
-        n = int(np.prod(c.grid))
         ts, p = c.tubelet_size, c.patch_size
         self.patch_embed = nn.Conv3d(3, c.encoder_dim, kernel_size=(ts, p, p), stride=(ts, p, p))
         self.register_buffer("encoder_pos", self._positions(c.encoder_dim), persistent=False)
@@ -282,8 +281,8 @@ class VideoMAE(nn.Module):
     def forward_decoder(self, z: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Visible codes (B, N_visible, D) + mask tokens -> predictions for the masked tokens.
 
-        Returns (normalized tubelets, pixel tubelets), each (B, N_masked, ts*p*p*3), masked tokens in
-        (t h w) order; the pixel tubelets are in the input normalization (see `denormalize_patches`).
+        Returns (normalized tubelets, pixel residuals), each (B, N_masked, ts*p*p*3), masked tokens in
+        (t h w) order; the residuals are in the input normalization, and `forward` adds them to its base.
         """
         B, n = mask.shape
         z = self.encoder_to_decoder(z)                                      # (B, N_visible, Dd)
