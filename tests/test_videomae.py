@@ -258,6 +258,43 @@ def test_hf_names_cover_every_paper_weight(tiny):
     assert cfg["num_frames"] == 8 and cfg["intermediate_size"] == 128 and cfg["norm_pix_loss"]
 
 
+def test_loss_is_masked_mse_on_normalized_targets_plus_the_pixel_term(tiny):
+    x = torch.rand(2, 8, 3, 32, 32)
+    mask = vm.batch_masks(vm.TubeMasking(TINY.grid, 0.75), 2, np.random.default_rng(5), "cpu")
+    with torch.no_grad():
+        loss, parts = vm.videomae_loss(tiny, x, mask, pixel_loss_weight=3.0)
+        norm, pix = tiny(x, mask)
+    target = vm.normalize_patches(vm.patchify(x, 8, 2), 2, 8)                 # every token; masked_mse picks
+    assert parts["loss_norm"] == pytest.approx(float(vm.masked_mse(norm, target, mask)), rel=1e-6)
+    assert float(loss) == pytest.approx(parts["loss_norm"] + 3.0 * parts["loss_pixel"], rel=1e-5)
+
+
+def test_no_weight_decay_on_biases_norms_and_the_mask_token(tiny):
+    from core.videomae.model import no_weight_decay
+    free = {n for n, p in tiny.named_parameters() if no_weight_decay(n, p)}
+    assert "mask_token" in free and "head.bias" in free and "encoder.0.norm1.weight" in free
+    assert "head.weight" not in free and "patch_embed.weight" not in free
+
+
+def test_batches_follow_the_config():
+    from core.videomae import data
+    clips = [vm.synthetic_clip(np.random.default_rng(i), 32, 16) for i in range(2)]
+    batches = data.clip_batches(TINY, np.random.default_rng(0), 10, "cpu", *data.training_data(TINY, clips))
+    x, mask = batches(1)
+    assert x.shape == (TINY.batch_size, TINY.num_frames, 3, 32, 32) and 0 <= float(x.min()) <= float(x.max()) <= 1
+    assert mask.shape == (TINY.batch_size, 64) and (mask.sum(1) == 14 * 4).all()    # tube 90% of 16, 4 steps
+
+
+def test_continuing_keeps_the_models_architecture():
+    clips = [vm.synthetic_clip(np.random.default_rng(i), 32, 16) for i in range(2)]
+    base, _ = vm.train(TINY, 2, "cpu", clips=clips)
+    other = dataclasses.replace(TINY, encoder_dim=64, pixel_base="frame_mean", lr=1e-4, seed=3)
+    model, history = vm.train(other, 2, "cpu", model=base, clips=clips, log_every=1)
+    assert model.config.encoder_dim == 32 and model.config.pixel_base == "smooth"   # the model's own
+    assert model.config.lr == 1e-4 and model.config.seed == 3                       # the new run's
+    assert history["step"] == [1, 2] and model is not base
+
+
 def test_short_cpu_run_lowers_the_loss():
     clips = [vm.synthetic_clip(np.random.default_rng(i), 32, 16) for i in range(4)]
     model, history = vm.train(TINY, 60, "cpu", clips=clips, log_every=10)
