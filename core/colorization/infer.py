@@ -5,8 +5,8 @@ re-exports them); the rest serve the tab: a whole clip coloured from one frame,
 the pretext answer on a pair, where one pixel's pointer looks, masks as pictures.
 
 Every function takes the model's own test settings from `model.config`: frames
-are shrunk to `infer_side`, the learned features are scaled to unit length (a
-cosine pointer at `test_temperature`), and propagation keeps each target cell's
+are shrunk to `infer_side`, the learned features are scaled to unit length when
+`test_normalize` (a cosine pointer) and compared at `test_temperature`, and propagation keeps each target cell's
 `topk` best reference cells in the first frame and the `n_recent` previous ones.
 The raw-pixel baseline (features "raw_lab" or "raw_grey") runs the identical
 pointer on each cell's own Lab or grey values, compared by negative squared
@@ -66,7 +66,8 @@ def embed(model: ColorizationNet, rgb: torch.Tensor, chunk: int = 16) -> torch.T
 
 
 def raw_features(rgb: torch.Tensor, kind: str = "lab") -> torch.Tensor:
-    """The raw-pixel baseline's features: (T, 3, h, w) -> (T, C, h/4, w/4), per-cell Lab / 100 or grey."""
+    """The raw-pixel baseline's features: (T, 3, h, w) -> (T, C, h/4, w/4), per cell: Lab / 100 (C = 3), or
+    the Lab lightness of the cell's mean grey / 100 (C = 1)."""
     if kind == "lab":
         return frames_to_lab_cells(rgb) / 100.0
     if kind == "grey":
@@ -86,7 +87,8 @@ def _features(model, rgb: torch.Tensor, features: str) -> tuple[torch.Tensor, st
 
 
 def _logits(f_t: torch.Tensor, f_r: torch.Tensor, metric: str, temperature: float) -> torch.Tensor:
-    """f_t (D, N), f_r (D, M) -> (N, M) pointer logits: inner product, or -|x-y|^2 for raw pixels."""
+    """f_t (D, N), f_r (D, M) -> (N, M) pointer logits: the inner product ("dot"), or -|x-y|^2 up to a
+    constant per row, which the softmax over M ignores ("l2", raw pixels)."""
     dot = f_t.T.contiguous() @ f_r
     if metric == "l2":            # -|a-b|^2 = 2a.b - |a|^2 - |b|^2; the |a|^2 term cancels in the softmax
         dot = 2 * dot - (f_r * f_r).sum(0, keepdim=True)
