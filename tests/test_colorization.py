@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from core import colorization as C
-from core import synthetic
+from core import common, synthetic
 
 torch.set_num_threads(1)
 
@@ -78,6 +78,38 @@ def test_colorization_loss_matches_hand_computation():
     assert float(acc) == 0.0        # argmax of y_0 is 0 (tie broken low), of y_1 is 1: both wrong
 
 
+def test_tuple_loss_is_the_mean_over_targets_of_each_frame_coloured_from_the_others():
+    m = C.build_model(C.Config(width=8, dim=8)).eval()
+    m.centres.copy_(C.kmeans(torch.randn(300, 2) * 40, 16))
+    rgb = torch.rand(2, 4, 3, 16, 16)
+    grey, colours = C.grey_and_colours(rgb, m.centres)
+    assert grey.shape == (2, 4, 1, 16, 16) and colours.shape == (2, 4, 4, 4)
+    with torch.no_grad():
+        loss, parts = C.tuple_loss(m, grey, colours, temperature=1.0, all_targets=True)
+        last, _ = C.tuple_loss(m, grey, colours, temperature=1.0, all_targets=False)
+        feats = m(grey.flatten(0, 1)).view(2, 4, 8, 16)                  # (B, F, D, N)
+        naive = []
+        for t in range(4):
+            refs = [r for r in range(4) if r != t]
+            A = C.pointer(feats[:, t], torch.cat([feats[:, r] for r in refs], dim=-1))
+            c_ref = torch.cat([colours[:, r].reshape(2, -1) for r in refs], dim=-1)
+            naive.append(C.colorization_loss(A, c_ref, colours[:, t].reshape(2, -1), 16)[0])
+    assert abs(float(loss) - float(torch.stack(naive).mean())) < 1e-5
+    assert abs(float(last) - float(naive[-1])) < 1e-5              # the paper's: only the last frame
+    assert 0 <= float(parts["acc"]) <= 1
+
+
+def test_gain_jitter_scales_each_frames_grey_by_one_factor_and_leaves_the_colours():
+    rgb = torch.rand(2, 4, 3, 16, 16) * 0.5
+    centres = C.kmeans(torch.randn(300, 2) * 40, 16)
+    plain, c0 = C.grey_and_colours(rgb, centres)
+    jittered, c1 = C.grey_and_colours(rgb, centres, 0.25, torch.Generator().manual_seed(0))
+    ratio = (jittered / plain).flatten(2)                                 # (B, F, S*S)
+    assert torch.allclose(ratio, ratio[..., :1].expand_as(ratio), atol=1e-5)
+    assert ((ratio - 1).abs() <= 0.25 + 1e-6).all() and not torch.allclose(ratio, torch.ones_like(ratio))
+    assert torch.equal(c0, c1)
+
+
 def test_propagation_with_identical_frames_and_one_hot_features_copies_labels():
     h, w, T = 6, 5, 4
     N = h * w
@@ -117,6 +149,16 @@ def test_short_training_lowers_loss_and_beats_raw_pixels_on_a_synthetic_clip():
             total += truth.size
         acc[f] = hits / total
     assert acc["learned"] > acc["raw_grey"], acc
+
+
+def test_continuing_keeps_the_models_clusters_and_architecture(model):
+    before = common.state_digest(model)
+    cfg = C.Config(width=8, dim=8, batch=1)                # architecture fields come from the model instead
+    video, _ = synthetic.sprites_video(3, frames=8, size=64)
+    mine, hist = C.train(cfg, 2, "cpu", model=model, frames=video)
+    assert mine is not model and (mine.config.width, mine.config.dim) == (model.config.width, model.config.dim)
+    assert torch.equal(mine.centres, model.centres) and hist["step"] == [2]
+    assert common.state_digest(model) == before
 
 
 # --------------------------------------------------------------------- the contract
