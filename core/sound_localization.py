@@ -842,8 +842,9 @@ TARGETS = {
 
 def data_card(config: Config) -> dict:
     """What trained the shipped weights, and what they were measured on."""
+    from core.sources import PHOTO_SOURCES
+
     photos = train_photo_files() if config.photo_frac > 0 else {}
-    from core.data import PHOTO_SOURCES
     return {
         "train": (f"synthetic audio-visual scenes (core.synthetic.av_scene, 64 px, 1-{config.max_objects} objects, "
                   f"one sounding), fresh seeds below 1e9 every step; {1 - config.photo_frac:.0%} on dead-leaves "
