@@ -233,6 +233,30 @@ def test_train_continues_from_a_copy_and_takes_user_clips():
     assert all(torch.equal(v, base.state_dict()[k]) for k, v in before.items())   # the shared model is untouched
 
 
+def test_continuing_keeps_the_models_width_and_takes_the_new_training_fields():
+    base = sl.random_init(sl.Config(width=8, dim=16, batch=4), "cpu")
+    model, _ = sl.train(sl.Config(width=32, dim=32, batch=3, lr=1e-3, size=32), 2, "cpu", model=base, photos=False)
+    assert (model.config.width, model.config.dim) == (8, 16)                 # architecture: the model's own
+    assert (model.config.batch, model.config.lr, model.config.size) == (3, 1e-3, 32)   # training: the new config
+    assert model.state_dict().keys() == base.state_dict().keys()
+
+
+def test_training_batch_through_the_loss_matches_the_models_own_loss():
+    from core.sound_localization import data
+
+    config = sl.Config(width=8, batch=5, size=32)
+    sampler = data.SceneSampler(config, seed=0, n_backgrounds=8, photos=False)
+    rng = np.random.default_rng(0)
+    x, a, y = data.to_tensors(*data.pair_batch(sampler.scenes(5), rng, n_silent=1), config.size, "cpu")
+    assert x.shape == (5, 3, 32, 32) and a.shape == (6, sl.N_SAMPLES) and y.shape == (5, 6)
+    model = sl.random_init(config, "cpu", seed=0)
+    loss, parts = sl.avc_loss(model, x, a, y)
+    out = model(x, a[:5])                                                    # frame i with sound i only
+    assert torch.allclose(model(x, a, y)["loss"], loss)
+    assert torch.allclose(torch.diagonal(model(x, a, y)["score_logit"]), out["score_logit"], atol=1e-5)
+    assert 0.0 <= parts["acc"] <= 1.0
+
+
 # --------------------------------------------------------------------- the shipped model and the tab
 
 @pytest.mark.skipif(not HAVE_WEIGHTS, reason="no shipped weights yet: python -m core.train sound_localization")

@@ -1,0 +1,218 @@
+"""Sound localization evaluation: held-out scenes, the model against its baselines, targets, the data card.
+
+Held-out scenes use seeds from EVAL_SEED on (training draws below 1e9); half
+sit on av_scene's procedural backgrounds, half on crops of the bundled photos
+(assets/examples/photos), which no training set uses. The baselines are the
+same network at its random initialisation and a centre prior.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from core import common, synthetic
+from core.sound_localization.data import photo_crops, silence, train_photo_files
+from core.sound_localization.infer import random_init, run
+from core.sound_localization.model import HOP, N_BINS, N_FFT, N_FRAMES, SAMPLE_RATE, SECONDS, AVOLNet, Config
+
+EVAL_SEED = 2_000_000_000    # held-out scenes use seeds from here on; training draws below 1e9
+N_CORR = 400                 # held-out scenes for correspondence (each: one positive, one negative)
+N_LOC = 300                  # held-out scenes with 2-3 objects for localization
+
+TARGETS = {
+    "corr_acc": (">=", 0.85),
+    "pointing": (">=", 0.80),
+    "iou": (">=", "iou_centre_prior"),
+    "iou_photo_bg": (">=", "iou_random_init"),
+    "peak_drop_mismatched": (">", 0.0),
+    "peak_drop_silent": (">", 0.0),
+}
+
+
+# --------------------------------------------------------------------- held-out scenes
+
+def heldout_photo_backgrounds(size: int, n: int, seed: int = EVAL_SEED) -> list[np.ndarray]:
+    """Crops of the bundled photos (held out from every training set) as scene backgrounds."""
+    from core import sources
+
+    files = [sources.example_path(p["file"]) for p in sources.manifest()["photos"]]
+    return photo_crops(files, n, size, np.random.default_rng(seed))
+
+
+def _heldout_scenes(n: int, size: int, seed0: int, n_objects=None):
+    """Held-out scenes as (frame, audio, classes, sounding class, mask): the first half on av_scene's own
+    procedural backgrounds (new seeds), the second on crops of the bundled photos."""
+    photos = heldout_photo_backgrounds(size, n - n // 2, seed0)
+    out = []
+    for i in range(n):
+        k = n_objects[i % len(n_objects)] if n_objects else None
+        bg = None if i < n // 2 else photos[i - n // 2]
+        f, a, _, m, meta = synthetic.av_scene(seed0 + i, size, SECONDS, n_objects=k, background=bg,
+                                              return_meta=True)
+        out.append((f, a, meta["classes"], meta["classes"][meta["sounding"]], m))
+    return out
+
+
+def _mismatched(scenes, i: int) -> np.ndarray:
+    """The audio of the next held-out scene whose sounding class is not in scene i's frame."""
+    for d in range(1, len(scenes)):
+        j = (i + d) % len(scenes)
+        if scenes[j][3] not in scenes[i][2]:
+            return scenes[j][1]
+    raise RuntimeError("no mismatched scene")
+
+
+def _batched(model, frames, waves, bs: int = 100) -> dict:
+    """infer.run over frames (B, H, W, 3) and waves (B, N) in chunks of bs: dict(heat, score)."""
+    outs = [run(model, frames[i:i + bs], waves[i:i + bs]) for i in range(0, len(frames), bs)]
+    return {k: np.concatenate([o[k] for o in outs]) for k in ("heat", "score")}
+
+
+def _centre_prior(size: int) -> np.ndarray:
+    """The baseline that always points at the middle: a Gaussian of sigma a quarter of the side, (size, size)."""
+    r = (np.arange(size) - (size - 1) / 2) / size
+    return np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * 0.25 ** 2)).astype(np.float32)
+
+
+# --------------------------------------------------------------------- metrics
+
+def localization_metrics(heat: np.ndarray, masks: np.ndarray) -> dict:
+    """Pointing game and IoU for maps (B, H, W) against masks (B, H, W) bool.
+
+    Pointing: the map's peak lies inside the mask. IoU: the map min-max scaled
+    to [0, 1] and thresholded at 0.5, against the mask. Returns means.
+    """
+    B = len(heat)
+    flat = heat.reshape(B, -1)
+    peak = flat.argmax(1)
+    hit = masks.reshape(B, -1)[np.arange(B), peak]
+    lo, hi = flat.min(1, keepdims=True), flat.max(1, keepdims=True)
+    on = ((flat - lo) / np.maximum(hi - lo, 1e-8)) >= 0.5
+    m = masks.reshape(B, -1)
+    iou = (on & m).sum(1) / np.maximum((on | m).sum(1), 1)
+    return {"pointing": float(hit.mean()), "iou": float(iou.mean())}
+
+
+def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """Area under the ROC curve: the chance that a positive outscores a negative (ties count half)."""
+    pos, neg = np.asarray(pos)[:, None], np.asarray(neg)[None, :]
+    return float(((pos > neg).mean() + 0.5 * (pos == neg).mean()))
+
+
+def evaluate(model: AVOLNet, device="cpu") -> dict:
+    """Held-out metrics of the model and its baselines (random init, centre prior); deterministic.
+
+    - corr_acc: correspondence accuracy at 0.5 over N_CORR held-out scenes, each
+      as a positive (own audio) and a negative (another held-out scene's audio
+      whose class is not in the frame); chance 0.5. corr_acc_any_negative: the
+      negative is any other scene with another sounding class, even one whose
+      object is visible (silent) in the frame, so some negatives are true
+      look-alikes. corr_auc: the ROC area of positives against negatives.
+      silent_rejected: share of frames + near-silence scored < 0.5.
+    - pointing / iou on N_LOC held-out scenes with 2 or 3 objects (half on
+      procedural backgrounds, half on the bundled held-out photos), also split
+      by background; the same for the random-init network and a centre prior.
+    - peak_*: the heatmap's mean peak with the own, a mismatched and silent
+      audio; peak_drop_* = own - other (the control), peak_falls_*: share of
+      scenes whose peak fell. mask_area: the sounding object's mean share of the frame.
+    """
+    model = model.to(device).eval()
+    size = model.config.size
+    base = random_init(model.config, device)
+    metrics: dict[str, float] = {}
+
+    corr = _heldout_scenes(N_CORR, size, EVAL_SEED)
+    frames = np.stack([s[0] for s in corr])
+    own = np.stack([s[1] for s in corr])
+    mism = np.stack([_mismatched(corr, i) for i in range(len(corr))])
+    anyneg = np.stack([next(corr[(i + d) % len(corr)][1] for d in range(1, len(corr))
+                            if corr[(i + d) % len(corr)][3] != corr[i][3]) for i in range(len(corr))])
+    quiet = np.stack([silence(np.random.default_rng(EVAL_SEED + i)) for i in range(len(corr))])
+    for name, m in (("", model), ("_random_init", base)):
+        p = _batched(m, frames, own)["score"]
+        n = _batched(m, frames, mism)["score"]
+        na = _batched(m, frames, anyneg)["score"]
+        q = _batched(m, frames, quiet)["score"]
+        metrics["corr_acc" + name] = float(((p >= 0.5).mean() + (n < 0.5).mean()) / 2)
+        metrics["corr_acc_any_negative" + name] = float(((p >= 0.5).mean() + (na < 0.5).mean()) / 2)
+        metrics["corr_auc" + name] = _auc(p, n)
+        metrics["silent_rejected" + name] = float((q < 0.5).mean())
+
+    loc = _heldout_scenes(N_LOC, size, EVAL_SEED + 10**6, n_objects=(2, 3))
+    frames = np.stack([s[0] for s in loc])
+    masks = np.stack([s[4] for s in loc])
+    own = np.stack([s[1] for s in loc])
+    mism = np.stack([_mismatched(loc, i) for i in range(len(loc))])
+    quiet = np.stack([silence(np.random.default_rng(EVAL_SEED + 10**6 + i)) for i in range(len(loc))])
+    half = len(loc) // 2
+    for name, m in (("", model), ("_random_init", base)):
+        r = _batched(m, frames, own)
+        heat = np.clip(common.resize_map(r["heat"], (size, size)), 0, 1)
+        lm = localization_metrics(heat, masks)
+        metrics["pointing" + name], metrics["iou" + name] = lm["pointing"], lm["iou"]
+        if not name:
+            a = localization_metrics(heat[:half], masks[:half])
+            b = localization_metrics(heat[half:], masks[half:])
+            metrics["pointing_procedural_bg"], metrics["pointing_photo_bg"] = a["pointing"], b["pointing"]
+            metrics["iou_procedural_bg"], metrics["iou_photo_bg"] = a["iou"], b["iou"]
+            peak = r["heat"].reshape(len(loc), -1).max(1)
+            peak_m = _batched(m, frames, mism)["heat"].reshape(len(loc), -1).max(1)
+            peak_q = _batched(m, frames, quiet)["heat"].reshape(len(loc), -1).max(1)
+            metrics["peak_own_audio"] = float(peak.mean())
+            metrics["peak_mismatched_audio"] = float(peak_m.mean())
+            metrics["peak_silent_audio"] = float(peak_q.mean())
+            metrics["peak_drop_mismatched"] = float((peak - peak_m).mean())
+            metrics["peak_drop_silent"] = float((peak - peak_q).mean())
+            metrics["peak_falls_mismatched"] = float((peak_m < peak).mean())
+            metrics["peak_falls_silent"] = float((peak_q < peak).mean())
+    prior = np.broadcast_to(_centre_prior(size), masks.shape)
+    lm = localization_metrics(np.ascontiguousarray(prior), masks)
+    metrics["pointing_centre_prior"], metrics["iou_centre_prior"] = lm["pointing"], lm["iou"]
+    metrics["mask_area"] = float(masks.mean())
+    return metrics
+
+
+def quick_check(model: AVOLNet, device="cpu", n: int = 48) -> dict:
+    """A fast held-out check (about a second): correspondence accuracy and AUC, and the pointing game, on n
+    scenes with 2-3 objects on procedural backgrounds (seeds apart from evaluate's). Returns dict(n,
+    corr_acc, corr_auc, pointing)."""
+    size = model.config.size
+    scenes = []
+    for i in range(n):
+        f, a, _, m, meta = synthetic.av_scene(EVAL_SEED + 3 * 10**6 + i, size, SECONDS, n_objects=2 + i % 2,
+                                              return_meta=True)
+        scenes.append((f, a, meta["classes"], meta["classes"][meta["sounding"]], m))
+    frames = np.stack([s[0] for s in scenes])
+    own = _batched(model.to(device), frames, np.stack([s[1] for s in scenes]))
+    neg = _batched(model, frames, np.stack([_mismatched(scenes, i) for i in range(n)]))
+    heat = np.clip(common.resize_map(own["heat"], (size, size)), 0, 1)
+    lm = localization_metrics(heat, np.stack([s[4] for s in scenes]))
+    return {"n": n, "corr_acc": float(((own["score"] >= 0.5).mean() + (neg["score"] < 0.5).mean()) / 2),
+            "corr_auc": _auc(own["score"], neg["score"]), "pointing": lm["pointing"]}
+
+
+# --------------------------------------------------------------------- the model card
+
+def data_card(config: Config) -> dict:
+    """What trained the shipped weights, and what they were measured on."""
+    from core.sources import PHOTO_SOURCES
+
+    photos = train_photo_files() if config.photo_frac > 0 else {}
+    return {
+        "train": (f"synthetic audio-visual scenes (core.synthetic.av_scene, {config.size} px, "
+                  f"1-{config.max_objects} objects, one sounding), fresh seeds below 1e9 every step; "
+                  f"{1 - config.photo_frac:.0%} on dead-leaves "
+                  f"backgrounds, {config.photo_frac:.0%} on random crops of real photos"),
+        "sounds": "CC0 Sonic Pi samples (Debian sonic-pi-samples), two per class, random take/pitch/gain "
+                  "(assets/examples/sounds, see LICENSES.md)",
+        "photo_backgrounds": {k: {"files": len(v), "licence": PHOTO_SOURCES[k][1]} for k, v in photos.items()},
+        "negatives": ("every frame of a batch against every sound of the batch: its own sound is the positive, "
+                      "the sounds of other scenes whose sounding class is not in the frame are negatives "
+                      "(look-alikes, a visible but silent object of the sounding class, are left out), plus "
+                      f"{max(1, round(config.batch * config.silent_frac))} near-silent sounds per step; "
+                      "BCE weighs positives and negatives 50/50"),
+        "held_out": (f"{N_CORR} + {N_LOC} scenes with seeds from {EVAL_SEED} (never drawn in training): half on "
+                     "av_scene's procedural backgrounds, half on crops of the bundled photos "
+                     "(assets/examples/photos, held out from every training set)"),
+        "audio": f"{SAMPLE_RATE} Hz, {SECONDS:g} s, log-power spectrogram: {N_FFT}-sample Hann window, hop {HOP}, "
+                 f"{N_BINS} bins x {N_FRAMES} frames, dB",
+    }
