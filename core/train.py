@@ -175,6 +175,7 @@ def run(method: str, quick: bool = False, steps: int | None = None, device: str 
     if changes:
         config = dataclasses.replace(config, **changes)
     steps = int(steps or config.steps)
+    config = dataclasses.replace(config, steps=steps)     # the card's config says what ran
     dev = init_distributed(device) or devices.choose(device)
     common.set_seed(config.seed)            # the same initial weights on every rank
     out = out or common.weights_path(method)
