@@ -1,13 +1,14 @@
-"""What every method module shares: seeding, checkpoints, model cards, schedules, frame tensors.
+"""What every method package shares: seeding, checkpoints, model cards, schedules, frame tensors.
 
-A method module (core/jigsaw.py and its siblings) offers the contract in
+A method package (core/jigsaw/ and its siblings) offers the contract in
 DESIGN.md plus three things `core.train` and `bench.quality` rely on:
 
 - `Config`: a dataclass whose defaults are the shipped recipe, with a
   `steps` field and a `quick()` classmethod (the 10-minute CPU preset);
 - `train(config, steps, device, progress=None, model=None, ...)` ->
-  (model, history), where `history` is a dict of lists (`step`, `loss`,
-  `acc`, ...) and `progress(step, total, record)` is called as it goes;
+  (model, history): its batches and its loss through `core.train.fit`, where
+  `history` is a dict of lists (`step`, `loss`, `acc`, `lr`, ...) and
+  `progress(step, total, record)` is called as it goes;
 - `evaluate(model, device)` -> a flat dict of metrics on held-out data
   (the model and its baselines), which lands in the model card.
 
@@ -208,21 +209,6 @@ def world_size() -> int:
 def data_seed(seed: int) -> int:
     """The seed for this rank's data: each rank draws its own shard of the generated data."""
     return seed + 1_000_003 * rank()
-
-
-def distribute(model: torch.nn.Module) -> torch.nn.Module:
-    """Wrap in DistributedDataParallel when running under torchrun, else return the model itself.
-
-    Call it after the model is on its device and before the optimizer is built;
-    DDP broadcasts rank 0's initial weights, so every rank starts equal, and
-    averages gradients in backward, so every rank stays equal. Train through
-    the wrapper's forward; reach the bare model with `unwrap`.
-    """
-    if world_size() == 1:
-        return model
-    from torch.nn.parallel import DistributedDataParallel
-    dev = next(model.parameters()).device
-    return DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
