@@ -205,7 +205,7 @@ def build_model(config: Config) -> ContextFreeNetwork:
 
 def build_model_like(model: ContextFreeNetwork, seed: int = 0) -> ContextFreeNetwork:
     """A random-init network with the same config and permutation set: the baseline."""
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(devices=[]):       # CPU only: touching CUDA here breaks ZeroGPU
         torch.manual_seed(seed)
         fresh = ContextFreeNetwork(model.config, compute_perms=False)
     fresh.perms.copy_(model.perms)
