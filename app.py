@@ -65,6 +65,10 @@ def tune_malloc(arenas: int = 2, trim_every_s: float = TRIM_EVERY_S) -> dict:
 if __name__ == "__main__":
     tune_malloc()       # before torch and gradio start their threads (and their arenas)
 
+import spaces_gpu  # noqa: E402
+
+spaces_gpu.load_spaces()   # on a ZeroGPU Space only: `import spaces` before torch or gradio touch CUDA
+
 import gradio as gr  # noqa: E402
 
 from core import device as devices  # noqa: E402
@@ -82,11 +86,61 @@ TABS: list[tuple[str, str, str]] = [
 
 MAX_FILE_SIZE = "100mb"        # matches core.media.MAX_FILE_MB: larger uploads are refused by the server
 QUEUE_SIZE = int(os.environ.get("SSL_LAB_QUEUE_SIZE", 32))   # visitors beyond this are told the queue is full
-CONCURRENCY = 2                # events that run at once per handler (2 CPU cores on a free Space)
+CONCURRENCY = 2                # events that run at once per handler (CPU Basic, a Space's smallest hardware, has 2 vCPU)
 # every 10 min, delete cached files older than an hour; SSL_LAB_CACHE_SWEEP="FREQ,AGE" (seconds) overrides
 # (the load tests use a sweep of a few seconds to check that served files really go)
 CACHE_SWEEP = tuple(int(v) for v in os.environ.get("SSL_LAB_CACHE_SWEEP", "600,3600").split(","))
 
+
+
+CGROUP_ROOT = "/sys/fs/cgroup"      # where this process's cgroup limits are read (tests point it elsewhere)
+
+
+def _cgroup_cpus(root: str | None = None) -> float | None:
+    """The CPU quota of this process's cgroup in cores (cgroup v2 cpu.max, else v1 cfs), or None if unlimited."""
+    root = root or CGROUP_ROOT
+    try:
+        with open(os.path.join(root, "cpu.max")) as f:
+            quota, period = (f.read().split() + ["100000"])[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        with open(os.path.join(root, "cpu", "cpu.cfs_quota_us")) as f:
+            quota = int(f.read())
+        with open(os.path.join(root, "cpu", "cpu.cfs_period_us")) as f:
+            period = int(f.read())
+        return None if quota <= 0 or period <= 0 else quota / period
+    except (OSError, ValueError):
+        return None
+
+
+def available_cores() -> int:
+    """The CPU cores this process may use.
+
+    CPU_CORES when set (a Space sets it to its hardware's vCPU); else the fewer of the cores
+    the scheduler lets this process run on (sched_getaffinity) and its cgroup's CPU quota
+    (a container's limit, which os.cpu_count() does not see: it counts the host's cores);
+    else os.cpu_count().
+    """
+    env = os.environ.get("CPU_CORES", "").strip()
+    if env:
+        try:
+            return max(1, int(float(env)))
+        except ValueError:
+            pass
+    limits = []
+    if hasattr(os, "sched_getaffinity"):
+        try:
+            limits.append(len(os.sched_getaffinity(0)))
+        except OSError:
+            pass
+    quota = _cgroup_cpus()
+    if quota is not None:
+        limits.append(max(1, int(quota)))          # 1.5 cores of quota: one busy thread, not two
+    if limits:
+        return max(1, min(limits))
+    return os.cpu_count() or 1
 
 
 def cpu_threads(cores: int | None = None, concurrency: int = CONCURRENCY) -> int:
@@ -95,11 +149,12 @@ def cpu_threads(cores: int | None = None, concurrency: int = CONCURRENCY) -> int
     On a 2-core Space two events run at once; with torch's default of one thread
     per core each, four busy threads fight over two cores and a 0.1 s call takes
     over a second (measured: TCC's core call 0.09 s alone at 1 thread, 1.8 s at 2
-    threads on a loaded machine). SSL_LAB_THREADS overrides.
+    threads on a loaded machine). The cores are available_cores() unless given.
+    SSL_LAB_THREADS overrides.
     """
     if os.environ.get("SSL_LAB_THREADS"):
         return max(1, int(os.environ["SSL_LAB_THREADS"]))
-    return max(1, (cores or os.cpu_count() or 1) // concurrency)
+    return max(1, (cores or available_cores()) // concurrency)
 
 
 CSS = """
@@ -119,6 +174,7 @@ def build_app(device: str = "auto") -> gr.Blocks:
             with gr.Tab(title, id=key):
                 importlib.import_module(module).build(dev)
     share_the_cores(demo)
+    spaces_gpu.wrap(demo, dev)          # on a ZeroGPU Space: the computing handlers borrow the GPU
     return demo
 
 
