@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import inspect
 import os
@@ -247,7 +248,8 @@ def _answers(demo, names: list[str]) -> dict:
             answers[name] = [digest(_paths(v)) for v in out["data"]]
         return answers
 
-    return asyncio.run(run())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:       # a loop of its own: the browser tests leave one running
+        return pool.submit(asyncio.run, run()).result()
 
 
 def _paths(value):
