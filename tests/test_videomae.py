@@ -463,3 +463,19 @@ def test_tab_builds():
     from demos import videomae as tab
     with gr.Blocks():
         tab.build("cpu")
+
+
+def test_frame_masking_a_long_clip_leaves_whole_windows_hidden(tiny):
+    """Frame masking at 90% on a clip of several windows hides some windows entirely: they take the visible
+    mean colour of the clip instead of failing, and still read nothing hidden."""
+    clip = _clip(T=64, H=32, W=32)
+    outs, mask = vm.reconstruct_compare(tiny, clip, 0.9, seed=0, masking="frame",
+                                        baselines=("mean", "smooth", "nearest"))
+    steps = mask[::2, 0, 0]                                               # one entry per tubelet step
+    assert any(steps[i:i + 4].all() for i in range(0, 32, 4))             # a window with nothing visible
+    changed = clip.copy()
+    changed[mask] = 255 - changed[mask]
+    outs2, _ = vm.reconstruct_compare(tiny, changed, 0.9, seed=0, masking="frame",
+                                      baselines=("mean", "smooth", "nearest"))
+    for k in outs:
+        assert outs[k].shape == clip.shape and np.array_equal(outs[k], outs2[k]), k
