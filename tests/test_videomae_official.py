@@ -217,3 +217,26 @@ def test_transformers_pin_loads_legacy_biases():
     assert len(pins) == 1 and pins[0].startswith("transformers==")
     major, minor = (int(v) for v in pins[0].split("==")[1].split(".")[:2])
     assert (major, minor) >= (5, 23)
+
+
+def test_space_front_matter_preloads_the_files_load_hf_reads():
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, os.path.join(root, "scripts"))
+    from publish_space import front_matter
+    entries = front_matter(open(os.path.join(root, "README.md")).read()).get("preload_from_hub", [])
+    assert f"{vm.OFFICIAL} {','.join(vm.hf.OFFICIAL_FILES)}" in entries
+
+
+def test_one_window_is_what_one_forward_covers(official):
+    clip = _clip(T=30, H=40, W=70)
+    view = vm.one_window(clip, official.config)
+    assert view.shape == (8, 40, 40, 3) and np.array_equal(view, clip[:8, :, 15:55])
+    calls = []
+    net_forward = official.net.forward
+    official.net.forward = lambda *a, **k: calls.append(1) or net_forward(*a, **k)
+    try:
+        vm.reconstruct_compare(official, view, 0.9, 0, leaking=True, baselines=("mean", "smooth", "nearest"))
+    finally:
+        del official.net.forward
+    assert len(calls) == 1                                            # honest and leaking share one pass

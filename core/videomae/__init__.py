@@ -52,7 +52,7 @@ from core.videomae.evaluate import (EVAL_RATIOS, EVAL_SEED, EVAL_STRATEGIES, TAR
                                     synthetic_windows)
 from core.videomae.hf import (OFFICIAL, NotInCacheError, OfficialVideoMAE, hf_config, hf_state_dict, how_to_get,
                               in_cache, load_hf)
-from core.videomae.infer import load_pretrained, reconstruct, with_leaking_predictor
+from core.videomae.infer import load_pretrained, one_window, reconstruct, with_leaking_predictor
 from core.videomae.model import (Config, VideoMAE, build_model, masked_mse, normalize_patches, patchify,
                                  sinusoid_table, sinusoid_table_3d, unpatchify, videomae_loss)
 from core.videomae.pixels import (denormalize_patches, denormalize_tubelets, normalize_input, normalize_patch_pixels,

@@ -186,6 +186,19 @@ def reconstruct_with(predictors: dict, clip: np.ndarray, mask_ratio: float, seed
     return out, pmask
 
 
+def one_window(clip, config: Config) -> np.ndarray:
+    """The part of a clip that one forward pass covers: its first num_frames frames, the centre square of each.
+
+    For a model too big to run window after window within a click (the official ViT-B: one pass of
+    16 frames at 224 px is about 2 s on one CPU thread); (T', S, S, 3) with S the shorter side.
+    """
+    frames = common.check_frames(clip, "clip")
+    T, H, W, _ = frames.shape
+    s = min(H, W)
+    y0, x0 = (H - s) // 2, (W - s) // 2
+    return frames[:config.num_frames, y0:y0 + s, x0:x0 + s]
+
+
 def reconstruct(model: VideoMAE, clip, mask_ratio: float = 0.9, seed: int = 0,
                 masking: str = "tube") -> tuple[np.ndarray, np.ndarray]:
     """Hide tubelets of a clip and reconstruct them in pixel space from the visible ones.
