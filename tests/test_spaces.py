@@ -26,7 +26,7 @@ WRAPPED = {
     "colorization_track", "colorization_pointer", "colorization_train",
     "tcc_align", "tcc_cycle", "tcc_phases", "tcc_train",
     "sound_localization_localize", "sound_localization_train",
-    "videomae_reconstruct", "videomae_curve", "videomae_train",
+    "videomae_reconstruct", "videomae_curve", "videomae_leak", "videomae_train",
 }
 # Each tab's main click on its default example (the component's value, else the first bundled example).
 MAIN_CLICKS = ["jigsaw_solve", "sequence_sort_sort", "colorization_track", "tcc_align",
