@@ -163,6 +163,10 @@ footer {visibility: hidden}
 /* a block's label sits above what it labels: never over a figure's title or a frame's caption */
 .gradio-container label.float[data-testid="block-label"], .gradio-container .block > label.float {
   position: static !important; margin: 0 0 var(--size-1) 0;}
+/* ...and its block grows to hold both (gradio sizes the block for the picture alone); players stay short */
+.gradio-container .block:has(> label.float[data-testid="block-label"]) {height: auto !important;}
+.gradio-container .video-container video {max-height: 280px; object-fit: contain}
+.gradio-container .ssl-input video {max-height: 180px}
 /* formulas scroll sideways on a phone instead of running off the page */
 .katex-display, .ssl-formula, .ssl-idea {overflow-x: auto; overflow-y: hidden; max-width: 100%}
 /* a plot keeps its own size, up to its column: its letters stay as large as they were drawn */

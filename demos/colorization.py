@@ -351,11 +351,13 @@ def build(device) -> None:
     with gr.Row():
         with gr.Column(scale=1):
             video = gr.Video(value=default_video, label="clip (yours, or pick an example below)", sources=["upload"],
-                             elem_id="colorization-video", height=240)
+                             elem_id="colorization-video", elem_classes="ssl-input")
             mask_image = gr.Image(value=default_mask, label="first-frame mask (from the example)", format="png",
                                   type="numpy",
                                   image_mode="RGB", height=160, interactive=False, elem_id="colorization-mask")
-            editor = gr.ImageEditor(label="or draw the object(s) on the first frame (one brush colour per object)",
+            gr.Markdown("**Or draw** the object(s) on the first frame, one brush colour per object:",
+                        elem_classes="ssl-note")
+            editor = gr.ImageEditor(label="draw on the first frame", show_label=False,
                                     type="numpy", image_mode="RGBA", sources=[], height=300,
                                     brush=gr.Brush(colors=["#ff4040", "#40a0ff", "#ffd200"], color_mode="fixed",
                                                    default_size=12),
@@ -394,7 +396,7 @@ def build(device) -> None:
 
     gr.Markdown("### Train it live (your own model, kept for this visit only)")
     with gr.Row():
-        steps = gr.Slider(10, 100, value=30, step=10, label="training steps")
+        steps = gr.Slider(10, 100, value=30, step=10, label="training steps", elem_id="colorization-steps")
         start = gr.Radio(["continue from the shipped model", "from scratch"],
                          value="continue from the shipped model", label="start")
         data_src = gr.Radio(["the loaded clip", "bundled clips and sprite videos"], value="the loaded clip",
@@ -402,7 +404,7 @@ def build(device) -> None:
     with gr.Row():
         train_btn = gr.Button("Train", elem_id="colorization-train")
         forget_btn = gr.Button("Use the shipped model again")
-    train_status = gr.Markdown()
+    train_status = gr.Markdown(elem_id="colorization-train-msg")
     curve = gr.Plot(label="training curve", elem_id="colorization-curve", elem_classes="ssl-plot")
 
     example_name.change(tab.handler(on_example), [example_name], [editor], api_name="colorization_example_mask",

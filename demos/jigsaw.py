@@ -154,11 +154,11 @@ def solve(tab: Tab, image, k, use_random, mine):
     fig = figures.bar_figure(labels, probs[top].tolist(), answer=0, truth=truth_bar if truth_bar is not None else -1,
                              title="its top 5 (the answer: green right, red wrong; blue: the truth)")
     verdict = (f"**Asked:** which of the {n} permutations made this puzzle? The truth is class **#{k}** "
-               f"(cell *j* of the puzzle shows tile {_perm_text(perm)}).\n\n"
+               f"(cell *j* of the puzzle shows tile {_perm_text(perm)}).  \n"
                f"**Answered** by {who}: **#{guess}** with probability **{probs[guess]:.0%}** — "
                + ("**right**." if right else
                   f"**wrong** (the truth got {probs[k]:.1%}, rank {int((probs > probs[k]).sum()) + 1}).")
-               + f"\n\n{int((placed == np.arange(9)).sum())} of 9 tiles land in their place. "
+               + f"  \n{int((placed == np.arange(9)).sum())} of 9 tiles land in their place. "
                f"For comparison, a solver that only matches pixels across facing tile borders says **#{base}** "
                + ("(right)." if base == k else "(wrong).")
                + (f"\n\n_{common.notes_text(notes)}_" if notes else ""))

@@ -88,7 +88,7 @@ for 16 of the 24 shuffles.
 # --------------------------------------------------------------------- pictures
 
 def energy_figure(energy: np.ndarray, start: int, stride: int, cuts: np.ndarray, fps: float):
-    fig = figures.new_figure(6.0, 2.4)
+    fig = figures.new_figure(5.6, 3.0)
     ax = fig.add_subplot()
     t = (np.arange(len(energy)) + 0.5) / fps
     ax.plot(t, energy * 100, color="#333333", lw=1.2, label="frame difference")
@@ -259,31 +259,34 @@ def build(device) -> None:
     ex = examples()
 
     with gr.Row():
-        with gr.Column(scale=2):
+        with gr.Column(scale=2, min_width=240):
             video = gr.Video(label="clip (upload, or pick an example below)", value=ex[0][0], sources=["upload"],
-                             elem_id="sequence_sort-video", height=240)
-            gr.Examples(ex, inputs=[video], label="bundled clips (the first, a walk, was trained on; bikes, city "
-                        "and the sprites are held out: never trained on)")
-        with gr.Column(scale=3):
+                             elem_id="sequence_sort-video", elem_classes="ssl-input")
+        with gr.Column(scale=2, min_width=240):
             with gr.Row():
                 stride = gr.Dropdown(["auto", "1", "2", "3"], value="auto", label="frame gap (stride)",
-                                     elem_id="sequence_sort-stride")
-                order = gr.Dropdown([RANDOM] + ALL_ORDERS, value=RANDOM, label="shuffle it yourself: "
-                                    "which frame goes to A B C D", elem_id="sequence_sort-order")
-                seed = gr.Number(value=0, precision=0, label="shuffle seed", minimum=0)
+                                     elem_id="sequence_sort-stride", min_width=100)
+                seed = gr.Number(value=0, precision=0, label="shuffle seed", minimum=0, min_width=100)
+            order = gr.Dropdown([RANDOM] + ALL_ORDERS, value=RANDOM, label="shuffle it yourself: "
+                                "which frame goes to A B C D", elem_id="sequence_sort-order")
             with gr.Row():
                 sort_btn = gr.Button("Shuffle and sort", variant="primary", elem_id="sequence_sort-sort")
                 again_btn = gr.Button("Shuffle again", elem_id="sequence_sort-again")
+        with gr.Column(scale=3, min_width=300):
             verdict = gr.Markdown(elem_id="sequence_sort-verdict")
-    energy_plot = gr.Plot(label="motion energy over the clip", elem_id="sequence_sort-energy",
-                          elem_classes="ssl-plot")
-    sampled = gr.Image(label="1. the four frames as sampled, in time order", format="png", interactive=False,
-                       elem_id="sequence_sort-sampled")
-    shuffled = gr.Image(label="2. shuffled: what the network gets (it sees them in grey; in training, one colour channel each)",
-                        format="png", interactive=False, elem_id="sequence_sort-shuffled")
+    # the main result first: the frames in the order the network gave them
     answer = gr.Image(label="3. the network's order (green: right; amber: right but backwards; red: wrong)",
                       format="png", interactive=False, elem_id="sequence_sort-answer")
-    probs = gr.Plot(label="4. the 12 order probabilities", elem_id="sequence_sort-probs", elem_classes="ssl-plot")
+    shuffled = gr.Image(label="2. shuffled: what the network gets (it sees them in grey; in training, one colour "
+                        "channel each)", format="png", interactive=False, elem_id="sequence_sort-shuffled")
+    with gr.Row():
+        probs = gr.Plot(label="4. the 12 order probabilities", elem_id="sequence_sort-probs", elem_classes="ssl-plot")
+        energy_plot = gr.Plot(label="motion energy over the clip", elem_id="sequence_sort-energy",
+                              elem_classes="ssl-plot")
+    sampled = gr.Image(label="1. the four frames as sampled, in time order", format="png", interactive=False,
+                       elem_id="sequence_sort-sampled")
+    gr.Examples(ex, inputs=[video], label="bundled clips (the first, a walk, was trained on; bikes, city "
+                "and the sprites are held out: never trained on)")
 
     with gr.Accordion("Shuffle & Learn: is this triplet in order?", open=True):
         with gr.Row():
@@ -305,12 +308,13 @@ def build(device) -> None:
         with gr.Row():
             use_clip = gr.Checkbox(value=False, label="train on the clip above (else on fresh sprite videos)")
             start_from = gr.Radio(["scratch", "the shipped model"], value="scratch", label="start from")
-            steps = gr.Slider(10, LIVE_STEPS_MAX, value=150, step=10, label="steps (batch of 32 tuples each)")
+            steps = gr.Slider(10, LIVE_STEPS_MAX, value=150, step=10, label="steps (batch of 32 tuples each)",
+                              elem_id="sequence_sort-steps")
         with gr.Row():
             train_btn = gr.Button("Train", elem_id="sequence_sort-train")
             forget_btn = gr.Button("Forget my model")
         curve = gr.Plot(label="training curve", elem_id="sequence_sort-curve", elem_classes="ssl-plot")
-        tmsg = gr.Markdown()
+        tmsg = gr.Markdown(elem_id="sequence_sort-train-msg")
 
     outs = [energy_plot, sampled, shuffled, answer, probs, verdict]
     sort_btn.click(tab.handler(sort_clip), [video, stride, order, seed, mine], outs, api_name="sequence_sort_sort")

@@ -302,7 +302,7 @@ def build(device) -> None:
     with gr.Row():
         with gr.Column(scale=1):
             video_in = gr.Video(value=default, label="a clip with sound (upload or pick below)",
-                                sources=["upload"], height=260, elem_id=f"{METHOD}-video")
+                                sources=["upload"], elem_id=f"{METHOD}-video", elem_classes="ssl-input")
             sound = gr.Radio([OWN, OTHER, SILENCE], value=OWN, label="swap the sound",
                              elem_id=f"{METHOD}-sound")
             other = gr.Dropdown(names, value=other_default, label=f"the other clip (for \"{OTHER}\")",

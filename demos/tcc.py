@@ -373,16 +373,20 @@ def build(device) -> None:
     pairs = example_pairs()
     first = pairs[0] if pairs else [None, None]
     with gr.Row():
-        video_a = gr.Video(value=first[0], label="video 1 (the reference)", elem_id="tcc-video-a", height=220)
-        video_b = gr.Video(value=first[1], label="video 2 (re-timed to video 1)", elem_id="tcc-video-b", height=220)
+        with gr.Column(scale=1, min_width=200):
+            video_a = gr.Video(value=first[0], label="video 1 (the reference)", elem_id="tcc-video-a",
+                               elem_classes="ssl-input")
+        with gr.Column(scale=1, min_width=200):
+            video_b = gr.Video(value=first[1], label="video 2 (re-timed to video 1)", elem_id="tcc-video-b",
+                               elem_classes="ssl-input")
+        with gr.Column(scale=2, min_width=300):
+            align_btn = gr.Button("Align", variant="primary", elem_id="tcc-align")
+            summary = gr.Markdown(elem_id="tcc-summary")
+            synced = gr.Video(label="played in sync: video 2 re-timed to video 1 by the alignment",
+                              elem_id="tcc-synced", autoplay=True, loop=True, elem_classes="ssl-input")
     if pairs:
         gr.Examples(pairs, inputs=[video_a, video_b], elem_id="tcc-examples", label="bundled pairs: one throw, different throwers, paces "
                     "and lengths (the last pair: the same throw re-timed)")
-    align_btn = gr.Button("Align", variant="primary", elem_id="tcc-align")
-    summary = gr.Markdown(elem_id="tcc-summary")
-    with gr.Row():
-        synced = gr.Video(label="played in sync: video 2 re-timed to video 1 by the alignment", elem_id="tcc-synced",
-                          autoplay=True, loop=True, height=220)
     with gr.Row():
         sim_plot = gr.Plot(label="similarity matrix and nearest-neighbour path", elem_id="tcc-similarity",
                            elem_classes="ssl-plot")
@@ -414,12 +418,13 @@ def build(device) -> None:
     with gr.Row():
         start_from = gr.Radio(["the shipped model", "from scratch", "my trained model"], value="the shipped model",
                               label="start from")
-        steps = gr.Slider(LIVE_STEPS[0], LIVE_STEPS[1], value=LIVE_STEPS[2], step=10, label="steps")
+        steps = gr.Slider(LIVE_STEPS[0], LIVE_STEPS[1], value=LIVE_STEPS[2], step=10, label="steps",
+                          elem_id="tcc-steps")
     with gr.Row():
         train_btn = gr.Button("Train on these two videos", elem_id="tcc-train")
         forget_btn = gr.Button("Forget my model")
     train_plot = gr.Plot(label="training curve", elem_id="tcc-curve", elem_classes="ssl-plot")
-    train_txt = gr.Markdown()
+    train_txt = gr.Markdown(elem_id="tcc-train-msg")
 
     outputs = [synced, sim_plot, traj_plot, summary, session, frame_i, cycle_plot, cycle_img, cycle_txt,
                boundaries, app_plot, app_txt]

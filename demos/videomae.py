@@ -199,7 +199,7 @@ def build(device=None) -> None:
     with gr.Row():
         with gr.Column(scale=1):
             video_in = gr.Video(value=clips[0][0], label="clip (first 3 s are used)", sources=["upload"],
-                                elem_id="videomae-input", height=220)
+                                elem_id="videomae-input", height=220, elem_classes="ssl-input")
             gr.Examples(examples=clips, inputs=[video_in], label="bundled clips (bikes and city are held out: "
                         "the model never trained on them)")
             ratio = gr.Slider(0.5, 0.95, value=0.9, step=0.05, label="mask ratio", elem_id="videomae-ratio")
@@ -244,7 +244,8 @@ def build(device=None) -> None:
                     "scratch or from the shipped model. A few dozen steps take under a minute; your model is "
                     "kept for you only and answers the controls above.")
         with gr.Row():
-            steps = gr.Slider(5, LIVE_STEPS_MAX, value=40, step=5, label="steps (4 clips each)")
+            steps = gr.Slider(5, LIVE_STEPS_MAX, value=40, step=5, label="steps (4 clips each)",
+                              elem_id="videomae-steps")
             start = gr.Radio(["the shipped model", "scratch"], value="the shipped model", label="start from")
             data_choice = gr.Radio(["this clip", "bundled footage"], value="this clip", label="train on")
         with gr.Row():
