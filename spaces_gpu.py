@@ -38,7 +38,8 @@ TRAIN_START_S = 20        # training: worker start, models onto the GPU, the fir
 TRAIN_STEP_S = 0.25       # training: seconds per step asked for (CPU: 0.1-0.5 s; not yet measured on ZeroGPU)
 TRAIN_MAX_S = 120         # the most one training run asks for (a free visitor has 5 min of GPU a day)
 
-LIGHT_SUFFIXES = ("_forget", "_arrival")   # an arrival serves a default kept in memory (computed through `gpu`)
+# an arrival serves a default kept in memory (computed through `gpu`); a preview re-encodes an upload with ffmpeg
+LIGHT_SUFFIXES = ("_forget", "_arrival", "_preview", "_preview1")
 LIGHT = frozenset({"sequence_sort_reshuffle", "colorization_example_mask", "colorization_first_frame",
                    "colorization_target", "sound_localization_clip_length"})
 
