@@ -260,19 +260,12 @@ def build(device) -> None:
 
     with gr.Row():
         with gr.Column(scale=2, min_width=240):
-            video = gr.Video(label="clip (upload, or pick an example below)", value=ex[0][0], sources=["upload"],
+            video = gr.Video(label="your clip", value=ex[0][0], sources=["upload"],
                              elem_id="sequence_sort-video", elem_classes="ssl-input")
-        with gr.Column(scale=2, min_width=240):
-            with gr.Row():
-                stride = gr.Dropdown(["auto", "1", "2", "3"], value="auto", label="frame gap (stride)",
-                                     elem_id="sequence_sort-stride", min_width=100)
-                seed = gr.Number(value=0, precision=0, label="shuffle seed", minimum=0, min_width=100)
-            order = gr.Dropdown([RANDOM] + ALL_ORDERS, value=RANDOM, label="shuffle it yourself: "
-                                "which frame goes to A B C D", elem_id="sequence_sort-order")
+        with gr.Column(scale=3, min_width=300):
             with gr.Row():
                 sort_btn = gr.Button("Shuffle and sort", variant="primary", elem_id="sequence_sort-sort")
                 again_btn = gr.Button("Shuffle again", elem_id="sequence_sort-again")
-        with gr.Column(scale=3, min_width=300):
             verdict = gr.Markdown(elem_id="sequence_sort-verdict")
     # the main result first: the frames in the order the network gave them
     answer = gr.Image(label="3. the network's order (green: right; amber: right but backwards; red: wrong)",
@@ -287,6 +280,13 @@ def build(device) -> None:
                        elem_id="sequence_sort-sampled")
     gr.Examples(ex, inputs=[video], label="bundled clips (the first, a walk, was trained on; bikes, city "
                 "and the sprites are held out: never trained on)")
+    with gr.Accordion("Shuffle it yourself: the frame gap, the order, the seed", open=False):
+        with gr.Row():
+            stride = gr.Dropdown(["auto", "1", "2", "3"], value="auto", label="frame gap (stride)",
+                                 elem_id="sequence_sort-stride")
+            order = gr.Dropdown([RANDOM] + ALL_ORDERS, value=RANDOM, label="which frame goes to A B C D",
+                                elem_id="sequence_sort-order")
+            seed = gr.Number(value=0, precision=0, label="shuffle seed", minimum=0)
 
     with gr.Accordion("Shuffle & Learn: is this triplet in order?", open=True):
         with gr.Row():
