@@ -164,7 +164,7 @@ footer {visibility: hidden}
 .gradio-container label.float[data-testid="block-label"], .gradio-container .block > label.float {
   position: static !important; margin: 0 0 var(--size-1) 0;}
 /* ...and its block grows to hold both (gradio sizes the block for the picture alone); players stay short */
-.gradio-container .block:has(> label.float[data-testid="block-label"]) {height: auto !important;}
+.gradio-container .block:has(> label.float[data-testid="block-label"]:not(.hide)) {height: auto !important;}
 .gradio-container .video-container video {max-height: 280px; object-fit: contain}
 .gradio-container .ssl-input video {max-height: 180px}
 /* formulas scroll sideways on a phone instead of running off the page */

@@ -208,6 +208,17 @@ def _first_labels(mask_image, editor, hw: tuple[int, int]) -> tuple[np.ndarray, 
 # --------------------------------------------------------------------- handlers
 
 
+def _first_frame(path) -> dict | None:
+    """The draw editor's canvas: the clip's first frame (None when there is no clip or it cannot be read)."""
+    if not path:
+        return None
+    try:
+        frame = common.cached_video_input(path).frames[0]
+    except Exception:  # noqa: BLE001  (an empty canvas; the button says what is wrong with the file)
+        return None
+    return {"background": frame, "layers": [], "composite": frame}
+
+
 def on_upload(tab: Tab, path):
     v = common.load_video_input(path, max_side=media.MAX_SIDE)
     return (gr.update(value={"background": v.frames[0], "layers": [], "composite": v.frames[0]}),
@@ -357,7 +368,8 @@ def build(device) -> None:
                                   image_mode="RGB", height=160, interactive=False, elem_id="colorization-mask")
             gr.Markdown("**Or draw** the object(s) on the first frame, one brush colour per object:",
                         elem_classes="ssl-note")
-            editor = gr.ImageEditor(label="draw on the first frame", show_label=False,
+            editor = gr.ImageEditor(value=_first_frame(default_video), label="draw on the first frame",
+                                    show_label=False,
                                     type="numpy", image_mode="RGBA", sources=[], height=300,
                                     brush=gr.Brush(colors=["#ff4040", "#40a0ff", "#ffd200"], color_mode="fixed",
                                                    default_size=12),
