@@ -21,15 +21,22 @@ from demos.tab import Tab
 METHOD = "videomae"
 MAX_SECONDS = 3.2          # the first 48 frames at 15 fps: a click stays within a second or two
 MAX_SIDE = 160             # the model works at 64 px on the shorter side; 160 px is plenty to show it
-STRIP_FRAMES = 6
+STRIP_FRAMES = 4
+STRIP_ROW = 160            # each row of the strip this many pixels tall: readable on a projector
 LIVE_STEPS_MAX = 150
 TRAINED, OFFICIAL = "trained here", "official VideoMAE-Base"   # the choice of model beside the leak
 LEAK_ROW_HEIGHT = 96       # px per frame in the honest-vs-leaking picture
 LEAK_COLOUR = (255, 120, 90)
 LEAK_LABEL_BAND = 40       # white rows above the picture, under gradio's label
 
-IDEA = r"""
+SUMMARY = r"""
 ### VideoMAE: fill in a video that is 90% hidden
+The clip is cut into small space-time tubes, 90% are hidden in the same places in every frame (**tube
+masking**), and a Vision Transformer that sees only the rest reconstructs them. What you see used the visible
+tubes only (Tong et al., NeurIPS 2022).
+"""
+
+IDEA = r"""
 *Tong, Song, Wang & Wang, VideoMAE: Masked Autoencoders are Data-Efficient Learners for Self-Supervised
 Video Pre-Training, NeurIPS 2022.*
 
@@ -72,8 +79,11 @@ def _error_map(recon: np.ndarray, frames: np.ndarray, mask: np.ndarray) -> np.nd
 
 def _strip(rows: list[np.ndarray], n: int = STRIP_FRAMES, gap: int = 2) -> np.ndarray:
     """Rows of videos (T, H, W, 3) -> one image: n evenly spaced frames per row, white gaps."""
-    T, H, W, _ = rows[0].shape
+    T = len(rows[0])
     idx = np.linspace(0, T - 1, min(n, T)).round().astype(int)
+    rows = [np.stack(figures.fit_height(video[idx], STRIP_ROW)) for video in rows]
+    idx = np.arange(len(idx))
+    H, W = rows[0].shape[1:3]
     out = np.full((len(rows) * (H + gap) - gap, len(idx) * (W + gap) - gap, 3), 255, np.uint8)
     for r, video in enumerate(rows):
         for j, t in enumerate(idx):
@@ -88,15 +98,15 @@ def ratio_figure(curves: dict, title: str):
     ratios = [r * 100 for r in vm.EVAL_RATIOS]
     styles = {"tube": "-", "random": "--"}
     for masking, c in curves.items():
-        ax.plot(ratios, c["model"], styles[masking], color="tab:blue", marker="o", label=f"VideoMAE, {masking}")
-        ax.plot(ratios, c["nearest"], styles[masking], color="tab:orange", marker="s",
+        ax.plot(ratios, c["model"], styles[masking], color=figures.ANSWER, marker="o", label=f"VideoMAE, {masking}")
+        ax.plot(ratios, c["nearest"], styles[masking], color=figures.BASELINE, marker="s",
                 label=f"copy nearest visible, {masking}")
         if masking == "tube":
-            ax.plot(ratios, c["mean"], ":", color="tab:gray", label="frame mean, tube")
+            ax.plot(ratios, c["mean"], ":", color=figures.OTHER, label="frame mean, tube")
     ax.set_xlabel("mask ratio (%)")
     ax.set_ylabel("PSNR on hidden pixels (dB)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7)
+    ax.set_title(title)
+    ax.legend()
     ax.grid(alpha=0.3)
     return fig
 
@@ -258,10 +268,10 @@ def train_live(tab: Tab, video_path, steps, start, data_choice, mine, progress=g
         data = dict(clips=None, synthetic=True)
         where = f"{steps} steps on the bundled training footage"
     model, history = vm.train(config, steps, "cpu", progress=common.progress_callback(progress, "training"),
-                              model=base, log_every=max(1, steps // 30), **data)
+                              model=base, log_every=1, **data)
     desc = ("the shipped model + " if base is not None else "from scratch, ") + where
     fig = figures.curve_figure(history, keys=("loss", "psnr"), title="your training run (90% tube masking)")
-    msg = (f"Trained {desc}. Final training PSNR on hidden pixels: {history['psnr'][-1]:.2f} dB. "
+    msg = (f"Trained {desc}. {figures.change_sentence(history, ('loss', 'psnr'), {'psnr': '{:.2f} dB'})} "
            "The reconstruction above now uses **your model**; press *Mask and reconstruct* again.")
     return Tab.yours(model, desc), fig, msg
 
@@ -271,14 +281,14 @@ def train_live(tab: Tab, video_path, steps, start, data_choice, mine, progress=g
 def build(device=None) -> None:
     """Lay out the VideoMAE tab inside the current gr.Tab (the model loads on first use)."""
     tab = Tab(METHOD, device or "cpu")
-    if not tab.header(IDEA):
+    if not tab.header(SUMMARY, IDEA):
         return
     clips = vm_examples()
     mine = tab.state()
     with gr.Row():
         with gr.Column(scale=1):
             video_in = gr.Video(value=clips[0][0], label="clip (first 3 s are used)", sources=["upload"],
-                                elem_id="videomae-input", height=220)
+                                elem_id="videomae-input", height=220, elem_classes="ssl-input")
             gr.Examples(examples=clips, inputs=[video_in], label="bundled clips (bikes and city are held out: "
                         "the model never trained on them)")
             ratio = gr.Slider(0.5, 0.95, value=0.9, step=0.05, label="mask ratio", elem_id="videomae-ratio")
@@ -290,9 +300,9 @@ def build(device=None) -> None:
         with gr.Column(scale=2):
             video_out = gr.Video(label="original | what the network sees | reconstruction",
                                  elem_id="videomae-video", autoplay=True, loop=True, height=260)
-            strip = gr.Image(label="frames: original, masked input, reconstruction, error on hidden pixels",
-                             format="png", elem_id="videomae-strip", interactive=False)
             report = gr.Markdown(elem_id="videomae-report")
+    strip = gr.Image(label="frames: original, masked input, reconstruction, error on hidden pixels",
+                     format="png", elem_id="videomae-strip", interactive=False)
     with gr.Accordion("The authors' model, and the leak in the public pictures", open=True):
         gr.Markdown(LEAK_IDEA)
         with gr.Row():
@@ -307,7 +317,7 @@ def build(device=None) -> None:
                     "removes that leak. Measured on the held-out clips (bikes, city) for the shipped model:")
         curves = card_curves()
         ratio_plot = gr.Plot(ratio_figure(curves, "held-out clips, shipped model") if curves else None,
-                             elem_id="videomae-ratio-plot", show_label=False)
+                             elem_id="videomae-ratio-plot", show_label=False, elem_classes="ssl-plot")
         curve_btn = gr.Button("Measure it on this clip", elem_id="videomae-curve")
     with gr.Accordion("What it is for, and the measured numbers", open=False):
         gr.Markdown("Reconstruction is only the pretext task. What the paper wants is the **encoder**: "
@@ -331,19 +341,23 @@ def build(device=None) -> None:
                     "scratch or from the shipped model. A few dozen steps take under a minute; your model is "
                     "kept for you only and answers the controls above.")
         with gr.Row():
-            steps = gr.Slider(5, LIVE_STEPS_MAX, value=40, step=5, label="steps (4 clips each)")
+            steps = gr.Slider(5, LIVE_STEPS_MAX, value=40, step=5, label="steps (4 clips each)",
+                              elem_id="videomae-steps")
             start = gr.Radio(["the shipped model", "scratch"], value="the shipped model", label="start from")
             data_choice = gr.Radio(["this clip", "bundled footage"], value="this clip", label="train on")
         with gr.Row():
             train_btn = gr.Button("Train", elem_id="videomae-train")
             forget_btn = gr.Button("Back to the shipped model", elem_id="videomae-forget")
-        train_plot = gr.Plot(elem_id="videomae-train-plot", show_label=False)
+        train_plot = gr.Plot(elem_id="videomae-train-plot", show_label=False, elem_classes="ssl-plot")
         train_msg = gr.Markdown(elem_id="videomae-train-msg")
 
     run_btn.click(tab.handler(reconstruct), [video_in, ratio, masking, seed, mine], [video_out, strip, report],
                   api_name="videomae_reconstruct")
     leak_btn.click(tab.handler(compare_leak), [video_in, ratio, masking, seed, which, mine], [leak_image, leak_report],
                    api_name="videomae_leak")
+    tab.arrive(reconstruct, (clips[0][0], 0.9, "tube", 0, None), [video_out, strip, report])
+    tab.clears([video_in], [video_out, strip, leak_image, leak_report], report, "A new clip: press **Mask and reconstruct**.")
+    tab.playable(video_in)
     curve_btn.click(tab.handler(measure_curve), [video_in, mine], [ratio_plot], api_name="videomae_curve")
     train_btn.click(tab.handler(train_live), [video_in, steps, start, data_choice, mine],
                     [mine, train_plot, train_msg], api_name="videomae_train")

@@ -119,9 +119,21 @@ def test_every_compute_handler_is_wrapped_on_zero_gpu(zero_demo):
     assert stub.auto_wrap is False, "gradio's own auto-wrap stays off: the app picks handlers and durations"
     wrapped = {fn.api_name for fn in demo.fns.values() if hasattr(fn.fn, "zerogpu")}
     assert wrapped == WRAPPED
-    assert len(stub.wrapped) == len(WRAPPED)
+    arrivals = [name for name, _ in demo.ssl_arrivals]          # each tab's default, computed through `gpu`
+    assert {f"{key}_arrival" for key, _, _ in app.TABS} <= set(arrivals)
+    assert len(stub.wrapped) == len(WRAPPED) + len(arrivals)
     for fn in demo.fns.values():        # the rule behind the list: queued, not a light handler
         assert hasattr(fn.fn, "zerogpu") == spaces_gpu.computes(fn), fn.api_name
+
+
+def test_a_default_example_borrows_the_gpu_once_then_every_visitor_gets_it_from_memory(zero_demo):
+    demo, stub = zero_demo
+    name, value = next((n, v) for n, v in demo.ssl_arrivals if n == "jigsaw_arrival")
+    stub.calls.clear()
+    first = value()
+    assert value() is first
+    assert stub.calls == [("<lambda>", spaces_gpu.CLICK_S)]
+    assert by_name(demo)[name].fn is not None and not hasattr(by_name(demo)[name].fn, "zerogpu")
 
 
 def test_wrapping_keeps_each_handler_kind_and_signature(plain_demo, zero_demo):
