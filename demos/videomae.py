@@ -356,6 +356,8 @@ def build(device=None) -> None:
     leak_btn.click(tab.handler(compare_leak), [video_in, ratio, masking, seed, which, mine], [leak_image, leak_report],
                    api_name="videomae_leak")
     tab.arrive(reconstruct, (clips[0][0], 0.9, "tube", 0, None), [video_out, strip, report])
+    tab.arrive(compare_leak, (clips[0][0], 0.9, "tube", 0, TRAINED, None), [leak_image, leak_report],
+               name="leak_arrival")
     tab.clears([video_in], [video_out, strip, leak_image, leak_report], report, "A new clip: press **Mask and reconstruct**.")
     tab.playable(video_in)
     curve_btn.click(tab.handler(measure_curve), [video_in, mine], [ratio_plot], api_name="videomae_curve")
