@@ -28,7 +28,7 @@ This small version, sized for a CPU:
 - the clips are 8 frames of 32x32 px: coloured shapes moving one way over
   dead-leaves backgrounds, a stick figure winding up or throwing
   (core/synthetic.py), and a second cut from the bundled real clips; the
-  narrations come from an 80-word vocabulary (the paper: HowTo100M, 1.2M
+  narrations come from an 84-word vocabulary (the paper: HowTo100M, 1.2M
   videos with their speech-recognized narration, S3D on 32 frames at 200 px);
 - the misalignment is generated, so it is known and controllable: each
   narration is said `shift` segments away from its action at most, and a
@@ -57,8 +57,9 @@ from core import common, train as loop
 from core.contrastive.data import (COLOURS, DIRECTIONS, EVENTS, FILLERS, REAL_NARRATIONS, SHAPES, TRAIN_SEEDS,
                                    VideoPool, clips_tensor, cut, describe, label_quality, narrate, narrations,
                                    render_event, render_video, sample_events)
-from core.contrastive.evaluate import (HELD_OUT_SEED, LEVELS, SWEEP_SEEDS, SWEEP_STEPS, TARGETS, data_card, evaluate,
-                                       galleries, held_out_gallery, retrieval, sweep, sweep_metrics)
+from core.contrastive.evaluate import (HELD_OUT_SEED, LEVELS, SWEEP_SEEDS, TARGETS, data_card, evaluate,
+                                       galleries, held_out_gallery, retrieval, sweep, sweep_levels,
+                                       sweep_metrics)
 from core.contrastive.infer import (batch_losses, clip_tensor, embed_clips, embed_texts, known_words, load_pretrained,
                                     recall_at, retrieve)
 from core.contrastive.model import (LOSSES, PAD, UNK, VOCAB, ClipEncoder, Config, ContrastiveModel, NarrationEncoder,
