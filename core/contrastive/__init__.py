@@ -28,7 +28,7 @@ This small version, sized for a CPU:
 - the clips are 8 frames of 32x32 px: coloured shapes moving one way over
   dead-leaves backgrounds, a stick figure winding up or throwing
   (core/synthetic.py), and a second cut from the bundled real clips; the
-  narrations come from an 84-word vocabulary (the paper: HowTo100M, 1.2M
+  narrations come from an 80-word vocabulary (the paper: HowTo100M, 1.2M
   videos with their speech-recognized narration, S3D on 32 frames at 200 px);
 - the misalignment is generated, so it is known and controllable: each
   narration is said `shift` segments away from its action at most, and a
