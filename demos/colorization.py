@@ -16,12 +16,12 @@ import numpy as np
 from core import colorization as C
 from core import common as core_common
 from core import media
-from demos import common
+from demos import common, figures
+from demos.tab import Tab
 
 METHOD = "colorization"
 EXAMPLES_DIR = os.path.join(core_common.ROOT, "assets", "examples", "colorization")
 MAX_FRAMES = 48            # longer clips are cut: the click must stay within a few seconds on a CPU
-LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 
 IDEA = r"""
 ### Colorization tracking: *Tracking Emerges by Colorizing Videos* (Vondrick et al., ECCV 2018)
@@ -85,25 +85,10 @@ def _truth_for(name: str | None, n_frames: int, hw: tuple[int, int]) -> np.ndarr
 
 # --------------------------------------------------------------------- pictures (numpy only)
 
-def _caption(image: np.ndarray, text: str) -> np.ndarray:
-    """A frame with a dark caption bar below it (the player's own label covers the top)."""
-    from PIL import Image, ImageDraw
-
-    bar = Image.new("RGB", (image.shape[1], 14), (30, 30, 30))
-    ImageDraw.Draw(bar).text((3, 1), text, fill=(240, 240, 240))
-    return np.concatenate([image, np.asarray(bar)], axis=0)
-
-
 def _side_by_side(panels: list[tuple[str, np.ndarray]]) -> np.ndarray:
-    """[(caption, (T, H, W, 3))...] -> (T, H + 14, sum W + gaps, 3) with captions."""
-    T = len(panels[0][1])
-    gap = np.full((T, panels[0][1].shape[1] + 14, 4, 3), 255, np.uint8)
-    cols = []
-    for i, (text, clip) in enumerate(panels):
-        if i:
-            cols.append(gap)
-        cols.append(np.stack([_caption(f, text) for f in clip]))
-    return np.concatenate(cols, axis=2)
+    """[(caption, (T, H, W, 3))...] -> one clip, each panel captioned on a bar below its frames."""
+    return figures.side_by_side([np.stack([figures.caption(f, text, below=True) for f in clip])
+                                 for text, clip in panels], gap=4)
 
 
 def _overlay(frames: np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> np.ndarray:
@@ -128,15 +113,9 @@ def _grey_rgb(frames: np.ndarray) -> np.ndarray:
 def _heat_overlay(frame: np.ndarray, heat: np.ndarray, decades: float = 3.0) -> np.ndarray:
     """A reference frame, dimmed, with the pointer's weights on top (log scale over `decades` below the
     peak, so that a sharp pointer's runners-up still show); the peak marked."""
-    from matplotlib import colormaps
-
     heat = np.clip(1 + np.log10(np.maximum(heat, 1e-12)) / decades, 0, 1)
-    rgb = colormaps["inferno"](heat)[..., :3] * 255
-    base = frame.astype(np.float32) * 0.35
-    a = heat[..., None]
-    out = base * (1 - a) + rgb * a
     y, x = np.unravel_index(np.argmax(heat), heat.shape)
-    return _mark(out.clip(0, 255).astype(np.uint8), (int(y), int(x)), (0, 255, 0))
+    return _mark(figures.heat_overlay(frame, heat, dim=0.35), (int(y), int(x)), (0, 255, 0))
 
 
 def _mark(image: np.ndarray, point: tuple[int, int], colour=(0, 255, 255)) -> np.ndarray:
@@ -151,7 +130,7 @@ def _mark(image: np.ndarray, point: tuple[int, int], colour=(0, 255, 255)) -> np
 
 
 def _scores_figure(acc: dict, j: dict | None):
-    fig = common.new_figure(6.0, 2.8 if j is None else 4.6)
+    fig = figures.new_figure(6.0, 2.8 if j is None else 4.6)
     ax = fig.add_subplot(2 if j is not None else 1, 1, 1)
     for key, style in (("learned", "-"), ("raw pixels (grey)", "--")):
         ax.plot(np.arange(2, len(acc[key]) + 2), acc[key], style, label=key)
@@ -207,24 +186,119 @@ def _first_labels(mask_image, editor, hw: tuple[int, int]) -> tuple[np.ndarray, 
     return lab, source
 
 
-def _model_for(shipped, mine) -> tuple[object, str]:
-    if mine is not None:
-        return mine["model"], f"**your model** ({mine['note']})"
-    return shipped, "the shipped model"
+# --------------------------------------------------------------------- handlers
 
 
-# --------------------------------------------------------------------- build
+def on_upload(tab: Tab, path):
+    v = common.load_video_input(path, max_side=media.MAX_SIDE)
+    return (gr.update(value={"background": v.frames[0], "layers": [], "composite": v.frames[0]}),
+            None, "")
+
+
+def on_run(tab: Tab, path, mask, drawn, name, n, mine):
+    t0 = time.perf_counter()
+    v = common.load_video_input(path)
+    frames = v.frames[:common.number(n, "The number of frames to process", 2, integer=True)]
+    if len(frames) < 2:
+        raise gr.Error("The clip needs at least 2 frames.")
+    T, H, W = frames.shape[:3]
+    first, source = _first_labels(mask, drawn, (H, W))
+    model, who = tab.model(mine)
+    coloured, acc, conf = C.colorize_video(model, frames, "learned")
+    coloured_raw, acc_raw, _ = C.colorize_video(model, frames, "raw_grey")
+    pred = C.propagate(model, frames, first, "learned")
+    pred_raw = C.propagate(model, frames, first, "raw_lab")
+    truth = _truth_for(name, T, (H, W)) if source == "the example's mask" else None
+    colour_clip = _side_by_side([("grey input", _grey_rgb(frames)), ("learned", coloured),
+                                 ("raw grey pixels", coloured_raw), ("truth", frames)])
+    panels = [("learned features", _overlay(frames, pred)), ("raw pixels (Lab)", _overlay(frames, pred_raw))]
+    j = None
+    if truth is not None:
+        panels.append(("true masks", _overlay(frames, truth)))
+        j = {"learned": C.jaccard_per_frame(pred, truth)[1:],
+             "raw pixels (Lab)": C.jaccard_per_frame(pred_raw, truth)[1:]}
+    fps = min(v.fps, 10.0)
+    colour_path = media.save_video(colour_clip, fps, name="colourized.mp4")
+    track_path = media.save_video(_side_by_side(panels), fps, name="tracked.mp4")
+    fig = _scores_figure({"learned": acc[1:], "raw pixels (grey)": acc_raw[1:]}, j)
+    lines = [f"**Asked:** colour frames 2..{T} (seen in grey) by pointing into frame 1 (in colour). "
+             f"**Answered** by {who}: the right colour cluster at **{acc[1:].mean():.0%}** of positions "
+             f"(mean confidence {conf[1:].mean():.0%}); raw grey pixels: {acc_raw[1:].mean():.0%}.",
+             f"**Tracking** {len(np.unique(first[first > 0]))} object(s) from {source} through {T} frames."]
+    if j is not None:
+        lines.append(f"Mean J against the true masks: learned **{j['learned'].mean():.2f}**, raw Lab pixels "
+                     f"{j['raw pixels (Lab)'].mean():.2f}.")
+    else:
+        lines.append("No true masks for this clip after frame 1, so no J: judge the overlay by eye.")
+    lines.append(f"<span class='ssl-note'>{common.notes_text(v.notes)} {time.perf_counter() - t0:.1f} s."
+                 "</span>")
+    state = {"frames": frames}
+    t_show = min(8, T - 1)
+    return ("\n\n".join(lines), colour_path, track_path, fig, state,
+            gr.update(maximum=T, value=t_show + 1), _grey_rgb(frames[t_show:t_show + 1])[0],
+            frames[0], frames[0], "Click a point on the target frame.")
+
+
+def on_target(tab: Tab, state, t):
+    if not state:
+        return None
+    frames = state["frames"]
+    t = int(min(max(1, int(t) - 1), len(frames) - 1))          # the slider counts frames from 1
+    return _grey_rgb(frames[t:t + 1])[0]
+
+
+def on_point(tab: Tab, state, t, mine, evt: gr.SelectData):
+    if not state:
+        raise gr.Error("Run an example or your clip first, then click a point on its target frame.")
+    frames = state["frames"]
+    t = int(min(max(1, int(t) - 1), len(frames) - 1))          # the slider counts frames from 1
+    x, y = int(evt.index[0]), int(evt.index[1])
+    model, who = tab.model(mine)
+    heat = C.pointer_map(model, frames[t], frames[0], (y, x), "learned")
+    heat_r = C.pointer_map(model, frames[t], frames[0], (y, x), "raw_grey")
+    spread = float((heat > 0.5).mean())
+    spread_r = float((heat_r > 0.5).mean())
+    text = (f"The pointer of {who} from ({x}, {y}) in frame {t + 1} (cyan cross): bright reference "
+            f"positions get the weight, shown on a log scale over three decades (the peak is marked green). "
+            f"Share of frame 1 above half the peak weight: learned {spread:.1%}, raw grey pixels "
+            f"{spread_r:.1%}: raw grey values match every spot of a similar grey.")
+    return (_mark(_grey_rgb(frames[t:t + 1])[0], (y, x)), _heat_overlay(frames[0], heat),
+            _heat_overlay(frames[0], heat_r), text)
+
+
+def on_train(tab: Tab, n_steps, start_from, source, state, mine, progress=gr.Progress()):
+    clip = None
+    if source == "the loaded clip":
+        if not state:
+            raise gr.Error("Load a clip first (run an example or your upload), or train on the bundled data.")
+        clip = state["frames"]
+        if len(clip) < 8:
+            raise gr.Error("Training on a clip needs at least 8 frames.")
+    base = None if start_from == "from scratch" else tab.model(mine)[0]        # yours when you have one
+    config = base.config if base is not None else C.Config()
+    t0 = time.perf_counter()
+    model, hist = C.train(config, int(n_steps), tab.device, progress=common.progress_callback(progress, "training"),
+                          model=base, frames=clip)
+    seconds = time.perf_counter() - t0
+    note = (f"{int(n_steps)} steps {'from scratch' if base is None else 'on top of the shipped model'} on "
+            f"{'your clip' if clip is not None else 'the bundled data'}")
+    text = (f"Trained {note} in {seconds:.0f} s: pretext loss {hist['loss'][0]:.2f} -> {hist['loss'][-1]:.2f}, "
+            f"colour accuracy {hist['acc'][-1]:.0%}. The buttons above now use **your model**; run them again.")
+    return Tab.yours(model, note), figures.curve_figure(hist, ("loss", "acc"), "your training run"), text
+
+
+def on_example(tab: Tab, name):
+    return None if name else gr.update()          # a picked example's mask replaces any old drawing
+
+
+# --------------------------------------------------------------------- layout
 
 def build(device) -> None:
-    try:
-        shipped = C.load_pretrained(device)
-    except FileNotFoundError as err:
-        gr.Markdown(f"_{err}_")
+    tab = Tab(METHOD, device)
+    if not tab.header(IDEA):
         return
     examples = _examples()
-
-    gr.Markdown(IDEA, latex_delimiters=LATEX)
-    mine = common.user_state()                  # this visitor's own trained model
+    mine = tab.state()
     clip_state = common.user_state()            # this visitor's last clip and results, for the pointer view
 
     with gr.Row():
@@ -248,7 +322,7 @@ def build(device) -> None:
             track_video = gr.Video(label="the mask carried through the clip", autoplay=True, loop=True,
                                    elem_id="colorization-track")
             scores = gr.Plot(label="per frame", elem_id="colorization-plot")
-            gr.Markdown(_note(shipped.config))
+            gr.Markdown(_note(tab.shipped().config))
     if examples:
         gr.Examples(
             examples=[[common.example_file(e["video"]), common.example_file(e["mask"]), e["name"]] for e in examples],
@@ -283,124 +357,18 @@ def build(device) -> None:
     train_status = gr.Markdown()
     curve = gr.Plot(label="training curve")
 
-    # ----------------------------------------------------------------- handlers
-
-    @common.friendly
-    def on_upload(path):
-        v = common.load_video_input(path, max_side=media.MAX_SIDE)
-        return (gr.update(value={"background": v.frames[0], "layers": [], "composite": v.frames[0]}),
-                None, "")
-
-    @common.friendly
-    def on_run(path, mask, drawn, name, n, my_model):
-        t0 = time.perf_counter()
-        v = common.load_video_input(path)
-        frames = v.frames[:common.number(n, "The number of frames to process", 2, integer=True)]
-        if len(frames) < 2:
-            raise gr.Error("The clip needs at least 2 frames.")
-        T, H, W = frames.shape[:3]
-        first, source = _first_labels(mask, drawn, (H, W))
-        model, who = _model_for(shipped, my_model)
-        coloured, acc, conf = C.colorize_video(model, frames, "learned")
-        coloured_raw, acc_raw, _ = C.colorize_video(model, frames, "raw_grey")
-        pred = C.propagate(model, frames, first, "learned")
-        pred_raw = C.propagate(model, frames, first, "raw_lab")
-        truth = _truth_for(name, T, (H, W)) if source == "the example's mask" else None
-        colour_clip = _side_by_side([("grey input", _grey_rgb(frames)), ("learned", coloured),
-                                     ("raw grey pixels", coloured_raw), ("truth", frames)])
-        panels = [("learned features", _overlay(frames, pred)), ("raw pixels (Lab)", _overlay(frames, pred_raw))]
-        j = None
-        if truth is not None:
-            panels.append(("true masks", _overlay(frames, truth)))
-            j = {"learned": C.jaccard_per_frame(pred, truth)[1:],
-                 "raw pixels (Lab)": C.jaccard_per_frame(pred_raw, truth)[1:]}
-        fps = min(v.fps, 10.0)
-        colour_path = media.save_video(colour_clip, fps, name="colourized.mp4")
-        track_path = media.save_video(_side_by_side(panels), fps, name="tracked.mp4")
-        fig = _scores_figure({"learned": acc[1:], "raw pixels (grey)": acc_raw[1:]}, j)
-        lines = [f"**Asked:** colour frames 2..{T} (seen in grey) by pointing into frame 1 (in colour). "
-                 f"**Answered** by {who}: the right colour cluster at **{acc[1:].mean():.0%}** of positions "
-                 f"(mean confidence {conf[1:].mean():.0%}); raw grey pixels: {acc_raw[1:].mean():.0%}.",
-                 f"**Tracking** {len(np.unique(first[first > 0]))} object(s) from {source} through {T} frames."]
-        if j is not None:
-            lines.append(f"Mean J against the true masks: learned **{j['learned'].mean():.2f}**, raw Lab pixels "
-                         f"{j['raw pixels (Lab)'].mean():.2f}.")
-        else:
-            lines.append("No true masks for this clip after frame 1, so no J: judge the overlay by eye.")
-        lines.append(f"<span class='ssl-note'>{common.notes_text(v.notes)} {time.perf_counter() - t0:.1f} s."
-                     "</span>")
-        state = {"frames": frames}
-        t_show = min(8, T - 1)
-        return ("\n\n".join(lines), colour_path, track_path, fig, state,
-                gr.update(maximum=T, value=t_show + 1), _grey_rgb(frames[t_show:t_show + 1])[0],
-                frames[0], frames[0], "Click a point on the target frame.")
-
-    @common.friendly
-    def on_target(state, t):
-        if not state:
-            return None
-        frames = state["frames"]
-        t = int(min(max(1, int(t) - 1), len(frames) - 1))          # the slider counts frames from 1
-        return _grey_rgb(frames[t:t + 1])[0]
-
-    @common.friendly
-    def on_point(state, t, my_model, evt: gr.SelectData):
-        if not state:
-            raise gr.Error("Run an example or your clip first, then click a point on its target frame.")
-        frames = state["frames"]
-        t = int(min(max(1, int(t) - 1), len(frames) - 1))          # the slider counts frames from 1
-        x, y = int(evt.index[0]), int(evt.index[1])
-        model, who = _model_for(shipped, my_model)
-        heat = C.pointer_map(model, frames[t], frames[0], (y, x), "learned")
-        heat_r = C.pointer_map(model, frames[t], frames[0], (y, x), "raw_grey")
-        spread = float((heat > 0.5).mean())
-        spread_r = float((heat_r > 0.5).mean())
-        text = (f"The pointer of {who} from ({x}, {y}) in frame {t + 1} (cyan cross): bright reference "
-                f"positions get the weight, shown on a log scale over three decades (the peak is marked green). "
-                f"Share of frame 1 above half the peak weight: learned {spread:.1%}, raw grey pixels "
-                f"{spread_r:.1%}: raw grey values match every spot of a similar grey.")
-        return (_mark(_grey_rgb(frames[t:t + 1])[0], (y, x)), _heat_overlay(frames[0], heat),
-                _heat_overlay(frames[0], heat_r), text)
-
-    @common.friendly
-    def on_train(n_steps, start_from, source, state, my_model, progress=gr.Progress()):
-        clip = None
-        if source == "the loaded clip":
-            if not state:
-                raise gr.Error("Load a clip first (run an example or your upload), or train on the bundled data.")
-            clip = state["frames"]
-            if len(clip) < 8:
-                raise gr.Error("Training on a clip needs at least 8 frames.")
-        base = None if start_from == "from scratch" else (my_model["model"] if my_model else shipped)
-        config = base.config if base is not None else C.Config()
-        t0 = time.perf_counter()
-        model, hist = C.train(config, int(n_steps), device, progress=common.progress_callback(progress, "training"),
-                              model=base, frames=clip)
-        seconds = time.perf_counter() - t0
-        note = (f"{int(n_steps)} steps {'from scratch' if base is None else 'on top of the shipped model'} on "
-                f"{'your clip' if clip is not None else 'the bundled data'}")
-        text = (f"Trained {note} in {seconds:.0f} s: pretext loss {hist['loss'][0]:.2f} -> {hist['loss'][-1]:.2f}, "
-                f"colour accuracy {hist['acc'][-1]:.0%}. The buttons above now use **your model**; run them again.")
-        return {"model": model, "note": note}, common.curve_figure(hist, ("loss", "acc"), "your training run"), text
-
-    def on_forget():
-        return None, "Back to the shipped model."
-
-    def on_example(name):
-        return None if name else gr.update()          # a picked example's mask replaces any old drawing
-
-    example_name.change(on_example, [example_name], [editor], api_name="colorization_example_mask",
+    example_name.change(tab.handler(on_example), [example_name], [editor], api_name="colorization_example_mask",
                         api_visibility="private")
-    video.upload(on_upload, [video], [editor, mask_image, example_name], api_name="colorization_first_frame")
-    run_btn.click(on_run, [video, mask_image, editor, example_name, n_frames, mine],
+    video.upload(tab.handler(on_upload), [video], [editor, mask_image, example_name], api_name="colorization_first_frame")
+    run_btn.click(tab.handler(on_run), [video, mask_image, editor, example_name, n_frames, mine],
                   [summary, colour_video, track_video, scores, clip_state, target_idx, target_img, heat_learned,
                    heat_raw, pointer_text], api_name="colorization_track")
-    target_idx.release(on_target, [clip_state, target_idx], [target_img], api_name="colorization_target")
-    target_img.select(on_point, [clip_state, target_idx, mine], [target_img, heat_learned, heat_raw, pointer_text],
+    target_idx.release(tab.handler(on_target), [clip_state, target_idx], [target_img], api_name="colorization_target")
+    target_img.select(tab.handler(on_point), [clip_state, target_idx, mine], [target_img, heat_learned, heat_raw, pointer_text],
                       api_name="colorization_pointer")
-    train_btn.click(on_train, [steps, start, data_src, clip_state, mine], [mine, curve, train_status],
+    train_btn.click(tab.handler(on_train), [steps, start, data_src, clip_state, mine], [mine, curve, train_status],
                     api_name="colorization_train")
-    forget_btn.click(on_forget, None, [mine, train_status], api_name="colorization_forget")
+    forget_btn.click(tab.forget, None, [mine, train_status], api_name="colorization_forget")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""What every tab shares: error handling, plots, model-card tables, progress, running alone.
+"""What every tab shares: error handling, reading inputs, model-card tables, progress, running alone.
 
 No torch math here: tabs call the core modules and turn their numpy outputs
 into pictures, plots and words.
@@ -9,14 +9,16 @@ import functools
 import inspect
 import logging
 import os
+import tempfile
 import traceback
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402  (no pyplot: no global figure state shared by users)
+from gradio import processing_utils as pu  # noqa: E402
 
 from core import common as core_common  # noqa: E402
 from core import sources, media  # noqa: E402
@@ -26,20 +28,16 @@ log = logging.getLogger("ssl_lab")
 
 # --------------------------------------------------------------------- gradio's image cache, made atomic
 
+# Works around gradio 6.31's save_pil_to_cache rewriting a served file in place (see gradio-app/gradio#8878).
+_gradio_save_pil_to_cache = pu.save_pil_to_cache              # kept: tests/test_demos.py shows it still truncates
+
+
 def _save_pil_to_cache_atomic(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
-    """gradio's save_pil_to_cache, but the file appears whole or not at all.
+    """gradio's save_pil_to_cache, but the file appears whole or not at all (as gradio's save_file_to_cache does).
 
-    gradio 6.31 names a cached image by the hash of its bytes and rewrites that file in place on every
-    call. Two visitors who get the same picture at the same moment then share the path, and one of them
-    can be served the file while the other's write has just truncated it: an empty or cut image (seen in
-    bench.load as "Too little data for declared Content-Length"). Here the bytes go to a private temporary
-    name and are renamed into place, like gradio's own save_file_to_cache does.
+    The file is named by the hash of its bytes, so two visitors who get the same picture share it: the
+    bytes go to a private temporary name and are renamed into place, and an existing file is left alone.
     """
-    import tempfile
-    from pathlib import Path
-
-    from gradio import processing_utils as pu
-
     data = pu.encode_pil_to_bytes(img, format)
     folder = Path(cache_dir) / pu.hash_bytes(data)
     folder.mkdir(exist_ok=True, parents=True)
@@ -61,13 +59,7 @@ def _save_pil_to_cache_atomic(img, cache_dir: str, name: str = "image", format: 
     return str(path)
 
 
-def _patch_gradio_image_cache() -> None:
-    from gradio import processing_utils as pu
-    if pu.save_pil_to_cache is not _save_pil_to_cache_atomic:
-        pu.save_pil_to_cache = _save_pil_to_cache_atomic
-
-
-_patch_gradio_image_cache()
+pu.save_pil_to_cache = _save_pil_to_cache_atomic
 
 STATE_TTL_S = 3600          # a visitor's trained model is dropped an hour after their last visit
 
@@ -79,8 +71,6 @@ def _to_gr_error(err: Exception) -> gr.Error:
         return err
     if isinstance(err, (media.MediaError, ValueError)):
         return gr.Error(str(err))
-    if isinstance(err, FileNotFoundError) and "core.train" in str(err):
-        return gr.Error(f"This tab's model has not been trained yet: {err}")
     if isinstance(err, MemoryError):
         return gr.Error("The input is too large to process here. Please try a shorter or smaller one.")
     log.error("unexpected error\n%s", traceback.format_exc())
@@ -145,6 +135,25 @@ def load_video_input(path, **limits) -> media.Video:
     return media.load_video(path, **limits)
 
 
+@functools.lru_cache(maxsize=8)          # the bundled clips of the tabs that re-read them, decoded once
+def _cached_video(path: str, size: int, mtime: float, limits: tuple) -> media.Video:
+    return media.load_video(path, **dict(limits))
+
+
+def cached_video_input(path, what: str = media.ACCEPTED_VIDEO, **limits) -> media.Video:
+    """load_video_input, decoded once per file (by path, size and time) and then shared between visitors.
+
+    For tabs whose every click re-reads the same example; the frames are never written to.
+    """
+    require(path, what)
+    path = os.fspath(path)
+    try:
+        st = os.stat(path)
+    except OSError:                 # no such file: load_video says so clearly
+        return load_video_input(path, **limits)
+    return _cached_video(path, st.st_size, st.st_mtime, tuple(sorted(limits.items())))
+
+
 def load_image_input(value, **limits) -> tuple[np.ndarray, list[str]]:
     require(value if not isinstance(value, np.ndarray) else value.size, media.ACCEPTED_IMAGE)
     return media.load_image(value, **limits)
@@ -154,57 +163,12 @@ def notes_text(notes: list[str]) -> str:
     return ("Adapted input: " + "; ".join(notes) + ".") if notes else ""
 
 
-# --------------------------------------------------------------------- plots
-
-def new_figure(w: float = 5.0, h: float = 3.0) -> Figure:
-    fig = Figure(figsize=(w, h), dpi=100, layout="constrained")
-    return fig
-
-
-def curve_figure(history: dict, keys=("loss", "acc"), title: str = "training", chance: float | None = None) -> Figure:
-    """Loss (left axis) and a second metric (right axis) against step."""
-    fig = new_figure(5.5, 3.0)
-    ax = fig.add_subplot()
-    steps = history.get("step", [])
-    ax.set_xlabel("step")
-    ax.set_title(title)
-    if not steps:
-        ax.text(0.5, 0.5, "no steps yet", ha="center", va="center", transform=ax.transAxes)
-        return fig
-    first, *rest = [k for k in keys if k in history]
-    ax.plot(steps, history[first], color="tab:blue", label=first)
-    ax.set_ylabel(first, color="tab:blue")
-    if rest:
-        ax2 = ax.twinx()
-        for k, c in zip(rest, ("tab:orange", "tab:green", "tab:red")):
-            ax2.plot(steps, history[k], color=c, label=k)
-        ax2.set_ylabel(" / ".join(rest), color="tab:orange")
-        if chance is not None:
-            ax2.axhline(chance, color="grey", ls=":", lw=1, label="chance")
-        ax2.legend(loc="center right", fontsize=8)
-    return fig
-
-
-def bar_figure(labels, values, highlight: int | None = None, title: str = "", xlabel: str = "probability",
-               good: bool | None = None) -> Figure:
-    """Horizontal bars, top entry first; the `highlight` bar green when `good`, red when not."""
-    fig = new_figure(5.0, 0.35 * len(labels) + 1.0)
-    ax = fig.add_subplot()
-    y = np.arange(len(labels))[::-1]
-    colors = ["tab:gray"] * len(labels)
-    if highlight is not None and 0 <= highlight < len(labels):
-        colors[highlight] = "tab:green" if good in (None, True) else "tab:red"
-    ax.barh(y, values, color=colors)
-    ax.set_yticks(y, [str(v) for v in labels], fontsize=8)
-    ax.set_xlabel(xlabel)
-    ax.set_xlim(0, max(1e-9, max(values)) * 1.15 if len(values) else 1)
-    for yi, v in zip(y, values):
-        ax.text(v, yi, f" {v:.2f}", va="center", fontsize=8)
-    ax.set_title(title)
-    return fig
-
-
 # --------------------------------------------------------------------- model cards
+
+def missing_model(method: str) -> str:
+    """What a tab says when its model has not been trained: one wording, with the command that trains it."""
+    return f"This tab's model has not been trained yet: run `python -m core.train {method}`."
+
 
 def card_markdown(method: str, rows: list[tuple[str, str, str]] | None = None) -> str:
     """The model card as a short Markdown block: how it was trained and its measured numbers.
@@ -213,7 +177,7 @@ def card_markdown(method: str, rows: list[tuple[str, str, str]] | None = None) -
     """
     card = core_common.read_card(method)
     if card is None:
-        return f"_No trained model yet: run `python -m core.train {method}`._"
+        return f"_{missing_model(method)}_"
     m = card.get("metrics", {})
     head = (f"Trained here by `{card.get('command', 'python -m core.train ' + method)}`: "
             f"{card.get('steps')} steps in {card.get('seconds', 0) / 60:.1f} min on {card.get('device')}, "

@@ -10,13 +10,13 @@ import os
 
 import gradio as gr
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from core import jigsaw
-from demos import common
+from demos import common, figures
+from demos.tab import Tab
 
-TITLE = "Jigsaw"
-LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+METHOD = "jigsaw"
 VIEW = 300                    # side in pixels of the tile pictures shown
 LIVE_MAX_STEPS = 300          # ~30-45 s on a 2-core CPU: the live training stays under a minute
 
@@ -43,13 +43,6 @@ own, with colour jitter and random greyscale against low-level shortcuts.
 
 # --------------------------------------------------------------------- pictures (no math, just drawing)
 
-def _font(size: int):
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:                       # Pillow < 10.1
-        return ImageFont.load_default()
-
-
 def _numbered(cells_image: np.ndarray, numbers, margin: float = 0.0, colours=None) -> np.ndarray:
     """A square picture with its 3x3 grid drawn, each cell labelled, and the gap outside each tile dimmed."""
     im = Image.fromarray(np.asarray(Image.fromarray(cells_image).resize((VIEW, VIEW), Image.BILINEAR)))
@@ -64,7 +57,7 @@ def _numbered(cells_image: np.ndarray, numbers, margin: float = 0.0, colours=Non
         a[~keep] = a[~keep] * 0.35 + 40
         im = Image.fromarray(a.astype(np.uint8))
     d = ImageDraw.Draw(im)
-    font = _font(22)
+    font = figures.font(22)
     for i in (1, 2):
         d.line([(i * c, 0), (i * c, VIEW)], fill=(255, 255, 255), width=2)
         d.line([(0, i * c), (VIEW, i * c)], fill=(255, 255, 255), width=2)
@@ -83,7 +76,7 @@ def _perm_text(perm) -> str:
 
 def hamming_figure(perms: np.ndarray):
     rand = jigsaw.random_set(len(perms), seed=0)
-    fig = common.new_figure(5.5, 3.0)
+    fig = figures.new_figure(5.5, 3.0)
     ax = fig.add_subplot()
     values = np.arange(2, 10)
     for i, (s, name, col) in enumerate(((rand, "random set", "tab:gray"),
@@ -101,7 +94,7 @@ def hamming_figure(perms: np.ndarray):
 
 
 def filters_figure(trained: np.ndarray, random_init: np.ndarray):
-    fig = common.new_figure(7.0, 2.6)
+    fig = figures.new_figure(7.0, 2.6)
     for col, (filt, name) in enumerate(((trained, "trained by solving jigsaws"), (random_init, "random init"))):
         n = len(filt)
         cols = 8
@@ -118,87 +111,88 @@ def filters_figure(trained: np.ndarray, random_init: np.ndarray):
     return fig
 
 
-# --------------------------------------------------------------------- the tab
+# --------------------------------------------------------------------- handlers
+
+def bundled_photos() -> list[str]:
+    return sorted(glob.glob(os.path.join(common.example_file("photos"), "*.*")))
+
+
+def solve(tab: Tab, image, k, use_random, mine):
+    image = common.require(image, "a picture")
+    img, notes = common.load_image_input(image)
+    perms = jigsaw.permutations(tab.shipped())
+    n = len(perms)
+    net, who = tab.model(mine)
+    if use_random:
+        k = int(np.random.default_rng().integers(n))
+    k = common.number(k, "The permutation class", 0, n - 1, integer=True)
+    perm = perms[k]
+    square = jigsaw.square_crop(img)
+    puzzle = jigsaw.shuffle(img, perm)
+    probs = jigsaw.predict(net, puzzle)
+    top = np.argsort(-probs)[:5]
+    guess = int(top[0])
+    right = guess == k
+    base = int(np.argmax(jigsaw.edge_baseline(net, puzzle)))
+    tiles_pic = _numbered(square, range(1, 10))
+    puzzle_pic = _numbered(puzzle, [int(v) + 1 for v in perm], jigsaw.tile_margin(tab.shipped()))
+    back = jigsaw.unshuffle(puzzle, perms[guess])
+    # which cells of the reassembly hold the right tile: green numbers, red where wrong
+    placed = np.empty(9, int)
+    placed[perms[guess]] = perm
+    colours = {j: ((80, 255, 80) if placed[j] == j else (255, 80, 80)) for j in range(9)}
+    back_pic = _numbered(back, [int(v) + 1 for v in placed], 0.0, colours)
+    labels = [f"#{c}: {_perm_text(perms[c])}" for c in top]
+    hl = next((i for i, c in enumerate(top) if c == k), None)
+    fig = figures.bar_figure(labels, probs[top].tolist(), highlight=hl, good=right,
+                             title="top-5 (green or red: the true class)")
+    verdict = (f"**Asked:** which of the {n} permutations made this puzzle? The truth is class **#{k}** "
+               f"(cell *j* of the puzzle shows tile {_perm_text(perm)}).\n\n"
+               f"**Answered** by {who}: **#{guess}** with probability **{probs[guess]:.0%}** — "
+               + ("**right**." if right else
+                  f"**wrong** (the truth got {probs[k]:.1%}, rank {int((probs > probs[k]).sum()) + 1}).")
+               + f"\n\n{int((placed == np.arange(9)).sum())} of 9 tiles land in their place. "
+               f"For comparison, a solver that only matches pixels across facing tile borders says **#{base}** "
+               + ("(right)." if base == k else "(wrong).")
+               + (f"\n\n_{common.notes_text(notes)}_" if notes else ""))
+    return tiles_pic, puzzle_pic, back_pic, fig, verdict, k
+
+
+def train_live(tab: Tab, image, steps, start, mine, progress=gr.Progress()):
+    image = common.require(image, "a picture to train on")
+    img, _ = common.load_image_input(image)
+    steps = int(np.clip(int(steps), 1, LIVE_MAX_STEPS))
+    photos = bundled_photos()
+    pictures = [img] + [common.load_image_input(p)[0] for p in photos]
+    scratch = start == "from scratch"
+    n = len(jigsaw.permutations(tab.shipped()))
+    cfg = jigsaw.Config(steps=steps, batch=16, warmup=min(50, steps // 4), eval_every=0,
+                        lr=2e-3 if scratch else 5e-4, p_stamp=0.0, log_every=max(1, steps // 40))
+    net, history = jigsaw.train(cfg, steps, tab.device, progress=common.progress_callback(progress, "jigsaw"),
+                                model=None if scratch else tab.shipped(), images=pictures)
+    begun = "from scratch" if scratch else "from the shipped model"
+    fig = figures.curve_figure(history, keys=("loss", "acc"), title="live training (acc: on your pictures)",
+                               chance=1 / n)
+    msg = (f"Trained {steps} steps {begun} on your picture and the {len(photos)} bundled photos "
+           f"(no labels: the permutations are the labels). Final training accuracy "
+           f"{history['acc'][-1]:.0%}, chance {1 / n:.0%}. **Solve** now uses your model. A few hundred "
+           "steps from scratch stay near chance (the shipped model took thousands): continuing from the "
+           "shipped model learns your picture quickly.")
+    return Tab.yours(net, f"{steps} live steps, {begun}"), fig, msg
+
+
+# --------------------------------------------------------------------- layout
 
 def build(device="cpu") -> None:
-    model = jigsaw.load_pretrained(device)
+    tab = Tab(METHOD, device)
+    if not tab.header(INTRO):
+        return
+    model = tab.shipped()
     perms = jigsaw.permutations(model)
     n = len(perms)
-    margin = jigsaw.tile_margin(model)
-    random_model = jigsaw.build_model_like(model, seed=0)
-    photos = sorted(glob.glob(os.path.join(common.example_file("photos"), "*.*")))
+    photos = bundled_photos()
     default = next((p for p in photos if "astronaut" in p), photos[0] if photos else None)
 
-    def which_model(user):
-        if user is not None:
-            return user["model"], f"your model ({user['steps']} live steps, {user['start']})"
-        return model, "the shipped model"
-
-    @common.friendly
-    def solve(image, k, use_random, user):
-        image = common.require(image, "a picture")
-        img, notes = common.load_image_input(image)
-        net, who = which_model(user)
-        if use_random:
-            k = int(np.random.default_rng().integers(n))
-        k = common.number(k, "The permutation class", 0, n - 1, integer=True)
-        perm = perms[k]
-        square = jigsaw.square_crop(img)
-        puzzle = jigsaw.shuffle(img, perm)
-        probs = jigsaw.predict(net, puzzle)
-        top = np.argsort(-probs)[:5]
-        guess = int(top[0])
-        right = guess == k
-        base = int(np.argmax(jigsaw.edge_baseline(net, puzzle)))
-        tiles_pic = _numbered(square, range(1, 10))
-        puzzle_pic = _numbered(puzzle, [int(v) + 1 for v in perm], margin)
-        back = jigsaw.unshuffle(puzzle, perms[guess])
-        # which cells of the reassembly hold the right tile: green numbers, red where wrong
-        placed = np.empty(9, int)
-        placed[perms[guess]] = perm
-        colours = {j: ((80, 255, 80) if placed[j] == j else (255, 80, 80)) for j in range(9)}
-        back_pic = _numbered(back, [int(v) + 1 for v in placed], 0.0, colours)
-        labels = [f"#{c}: {_perm_text(perms[c])}" for c in top]
-        hl = next((i for i, c in enumerate(top) if c == k), None)
-        fig = common.bar_figure(labels, probs[top].tolist(), highlight=hl, good=right,
-                                title="top-5 (green or red: the true class)")
-        verdict = (f"**Asked:** which of the {n} permutations made this puzzle? The truth is class **#{k}** "
-                   f"(cell *j* of the puzzle shows tile {_perm_text(perm)}).\n\n"
-                   f"**Answered** by {who}: **#{guess}** with probability **{probs[guess]:.0%}** — "
-                   + ("**right**." if right else
-                      f"**wrong** (the truth got {probs[k]:.1%}, rank {int((probs > probs[k]).sum()) + 1}).")
-                   + f"\n\n{int((placed == np.arange(9)).sum())} of 9 tiles land in their place. "
-                   f"For comparison, a solver that only matches pixels across facing tile borders says **#{base}** "
-                   + ("(right)." if base == k else "(wrong).")
-                   + (f"\n\n_{common.notes_text(notes)}_" if notes else ""))
-        return tiles_pic, puzzle_pic, back_pic, fig, verdict, k
-
-    @common.friendly
-    def train_live(image, steps, start, user, progress=gr.Progress()):
-        image = common.require(image, "a picture to train on")
-        img, _ = common.load_image_input(image)
-        steps = int(np.clip(int(steps), 1, LIVE_MAX_STEPS))
-        pictures = [img] + [common.load_image_input(p)[0] for p in photos]
-        scratch = start == "from scratch"
-        cfg = jigsaw.Config(steps=steps, batch=16, warmup=min(50, steps // 4), eval_every=0,
-                            lr=2e-3 if scratch else 5e-4, p_stamp=0.0, log_every=max(1, steps // 40))
-        net, history = jigsaw.train(cfg, steps, device, progress=common.progress_callback(progress, "jigsaw"),
-                                    model=None if scratch else model, images=pictures)
-        user = {"model": net, "steps": steps, "start": "from scratch" if scratch else "from the shipped model"}
-        fig = common.curve_figure(history, keys=("loss", "acc"), title="live training (acc: on your pictures)",
-                                  chance=1 / n)
-        msg = (f"Trained {steps} steps {user['start']} on your picture and the {len(photos)} bundled photos "
-               f"(no labels: the permutations are the labels). Final training accuracy "
-               f"{history['acc'][-1]:.0%}, chance {1 / n:.0%}. **Solve** now uses your model. A few hundred "
-               "steps from scratch stay near chance (the shipped model took thousands): continuing from the "
-               "shipped model learns your picture quickly.")
-        return user, fig, msg
-
-    @common.friendly
-    def forget(user):
-        return None, "Solve uses the shipped model again."
-
-    gr.Markdown(INTRO, latex_delimiters=LATEX)
     with gr.Row():
         with gr.Column(scale=1):
             inp = gr.Image(value=default, sources=["upload", "webcam"], type="numpy", label="Your picture",
@@ -221,8 +215,8 @@ def build(device="cpu") -> None:
                         "its place, red where not.", elem_classes="ssl-note")
             verdict = gr.Markdown(elem_id="jigsaw-verdict")
             bars = gr.Plot(label="top-5 permutations", elem_id="jigsaw-bars")
-    state = common.user_state()
-    go.click(solve, [inp, k, use_random, state],
+    mine = tab.state()
+    go.click(tab.handler(solve), [inp, k, use_random, mine],
              [tiles_out, puzzle_out, back_out, bars, verdict, k], api_name="jigsaw_solve")
 
     with gr.Accordion("Why a maximal-Hamming permutation set", open=False):
@@ -239,9 +233,10 @@ def build(device="cpu") -> None:
                     "puzzles on photos it never saw, but its features are only a little better than random "
                     "ones for these probes, and a solver that just matches pixels across tile borders "
                     "solves most puzzles: the gap keeps that shortcut from being *exact*, not from working.")
-        gr.Plot(filters_figure(jigsaw.first_layer_filters(model), jigsaw.first_layer_filters(random_model)),
+        gr.Plot(filters_figure(jigsaw.first_layer_filters(model),
+                               jigsaw.first_layer_filters(jigsaw.build_model_like(model, seed=0))),
                 elem_id="jigsaw-filters")
-        gr.Markdown(common.card_markdown("jigsaw", rows=[
+        gr.Markdown(common.card_markdown(METHOD, rows=[
             ("pretext top-1 on held-out photos (100 classes, chance 1%)", "real_top1", "{:.1%}"),
             ("pretext top-5 on held-out photos (chance 5%)", "real_top5", "{:.1%}"),
             ("same, random-init network", "real_top1_random_init", "{:.1%}"),
@@ -268,8 +263,9 @@ def build(device="cpu") -> None:
             forget_btn = gr.Button("Use the shipped model again", elem_id="jigsaw-forget")
         curve = gr.Plot(label="loss and accuracy", elem_id="jigsaw-curve")
         train_msg = gr.Markdown(elem_id="jigsaw-train-msg")
-    train_btn.click(train_live, [inp, steps, start, state], [state, curve, train_msg], api_name="jigsaw_train")
-    forget_btn.click(forget, [state], [state, train_msg], api_name="jigsaw_forget")
+    train_btn.click(tab.handler(train_live), [inp, steps, start, mine], [mine, curve, train_msg],
+                    api_name="jigsaw_train")
+    forget_btn.click(tab.forget, [mine], [mine, train_msg], api_name="jigsaw_forget")
 
 
 if __name__ == "__main__":

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import itertools
 import os
-from functools import lru_cache
 
 import gradio as gr
 import numpy as np
 
 from core import sequence_sort as ss
-from demos import common as ui
+from demos import common, figures
+from demos.tab import Tab
 
 METHOD = "sequence_sort"
-LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 LETTERS = "ABCD"
 ALL_ORDERS = [" ".join(str(i + 1) for i in p) for p in itertools.permutations(range(4))]
 RANDOM = "random"
@@ -83,32 +82,8 @@ for 16 of the 24 shuffles.
 
 # --------------------------------------------------------------------- pictures
 
-def _label(img: np.ndarray, text: str, color=(255, 255, 255)) -> np.ndarray:
-    """Write `text` in the bottom-left corner of an (H, W, 3) uint8 frame on a dark box
-    (the top-left corner is where gradio puts the component's own label)."""
-    from PIL import Image, ImageDraw
-    im = Image.fromarray(img)
-    d = ImageDraw.Draw(im)
-    w, h = 7 * len(text) + 10, im.size[1]
-    d.rectangle([0, h - 18, w, h], fill=(0, 0, 0))
-    d.text((4, h - 15), text, fill=color)
-    return np.asarray(im)
-
-
-def strip(frames: np.ndarray, labels: list[str], height: int = 150, colors=None) -> np.ndarray:
-    """Frames side by side at a common height, each labelled, with a thin gap."""
-    from core import media
-    out = []
-    for i, (f, lab) in enumerate(zip(frames, labels)):
-        h, w = f.shape[:2]
-        g = media.resize_image(f, (height, max(1, round(w * height / h))))
-        g = _label(g, lab, (colors or {}).get(i, (255, 255, 255)))
-        out += [g, np.full((height, 6, 3), 255, np.uint8)]
-    return np.concatenate(out[:-1], axis=1)
-
-
 def energy_figure(energy: np.ndarray, start: int, stride: int, cuts: np.ndarray, fps: float):
-    fig = ui.new_figure(6.0, 2.4)
+    fig = figures.new_figure(6.0, 2.4)
     ax = fig.add_subplot()
     t = (np.arange(len(energy)) + 0.5) / fps
     ax.plot(t, energy * 100, color="tab:blue", lw=1.2, label="frame difference")
@@ -126,26 +101,19 @@ def energy_figure(energy: np.ndarray, start: int, stride: int, cuts: np.ndarray,
 
 # --------------------------------------------------------------------- logic
 
-@lru_cache(maxsize=4)
-def _read(path: str, mtime: float):
-    """Decoded clip, cached per file (immutable numpy, safe to share between visitors)."""
-    v = ui.load_video_input(path, max_side=240)
+def read_clip(path):
+    """The clip, decoded once per file (every click on an example re-reads it)."""
+    v = common.cached_video_input(path, max_side=240)
     if len(v.frames) < 4:
         raise gr.Error(f"This clip has {len(v.frames)} frames; sorting needs at least 4. "
-                       f"Please provide {ui.media.ACCEPTED_VIDEO}.")
+                       f"Please provide {common.media.ACCEPTED_VIDEO}.")
     return v
-
-
-def read_clip(path):
-    ui.require(path, ui.media.ACCEPTED_VIDEO)
-    path = os.fspath(path)
-    return _read(path, os.path.getmtime(path) if os.path.exists(path) else 0.0)
 
 
 def parse_order(choice: str | None, seed: int) -> tuple[int, ...]:
     """The shown order: original frame index at each position. "random" draws one (never the identity)."""
     if not choice or choice == RANDOM:
-        rng = np.random.default_rng(ui.number(seed, "The shuffle seed", 0, integer=True))
+        rng = np.random.default_rng(common.number(seed, "The shuffle seed", 0, integer=True))
         perms = [p for p in itertools.permutations(range(4)) if p not in ((0, 1, 2, 3), (3, 2, 1, 0))]
         return perms[int(rng.integers(len(perms)))]
     try:
@@ -156,18 +124,10 @@ def parse_order(choice: str | None, seed: int) -> tuple[int, ...]:
     return perm
 
 
-def pick_model(shipped, user_model):
-    if user_model is not None:
-        return user_model, "your live-trained model"
-    if shipped is None:
-        raise gr.Error("This tab's model has not been trained yet: run `python -m core.train sequence_sort`.")
-    return shipped, "the shipped model"
-
-
-def sort_clip(path, stride_choice, order_choice, seed, user_model, shipped):
+def sort_clip(tab: Tab, path, stride_choice, order_choice, seed, mine):
     v = read_clip(path)
     frames = v.frames
-    stride = None if stride_choice in (None, "auto") else ui.number(stride_choice, "The frame gap (stride)", 1,
+    stride = None if stride_choice in (None, "auto") else common.number(stride_choice, "The frame gap (stride)", 1,
                                                                      integer=True)
     if stride and 3 * stride >= len(frames):
         raise gr.Error(f"A stride of {stride} needs at least {3 * stride + 1} frames; this clip has {len(frames)}.")
@@ -175,15 +135,15 @@ def sort_clip(path, stride_choice, order_choice, seed, user_model, shipped):
     window = frames[start:start + 3 * stride + 1:stride]
     perm = parse_order(order_choice, seed)
     shown = window[list(perm)]
-    model, who = pick_model(shipped, user_model)
+    model, who = tab.model(mine)
     probs = ss.predict(model, shown)
     truth, backwards = ss.order_class(perm), ss.time_reversed_class(perm)
     k = int(np.argmax(probs))
     right = k == truth
     energy = ss.motion_energy(frames)
     fig_e = energy_figure(energy, start, stride, ss.scene_cuts(energy), v.fps)
-    sampled = strip(window, [f"{i + 1}  t={(start + i * stride) / v.fps:.2f}s" for i in range(4)])
-    shuffled = strip(shown, [LETTERS[j] for j in range(4)])
+    sampled = figures.strip(window, [f"{i + 1}  t={(start + i * stride) / v.fps:.2f}s" for i in range(4)])
+    shuffled = figures.strip(shown, [LETTERS[j] for j in range(4)])
     # Class k means: the strip shows frames ORDERS[k], or ORDERS[k] reversed. Lay the frames out as
     # the reading of k that best matches the truth, so a right answer reads 1 2 3 4 (or 4 3 2 1).
     readings = [ss.sorted_positions(k, flipped) for flipped in (False, True)]
@@ -192,9 +152,9 @@ def sort_clip(path, stride_choice, order_choice, seed, user_model, shipped):
     order = readings[best]
     color = (120, 255, 120) if right else (255, 220, 90) if k == backwards else (255, 120, 120)
     good = {i: color for i in range(4)}
-    answer = strip(shown[order], [f"{LETTERS[j]} (frame {perm[j] + 1})" for j in order], colors=good)
+    answer = figures.strip(shown[order], [f"{LETTERS[j]} (frame {perm[j] + 1})" for j in order], colours=good)
     labels = [f"{ss.order_name(o)} or {ss.order_name(o[::-1])}" for o in ss.ORDERS]
-    fig_p = ui.bar_figure(labels, probs.tolist(), highlight=k, good=right,
+    fig_p = figures.bar_figure(labels, probs.tolist(), highlight=k, good=right,
                           title="which frames does A B C D show? (12 classes)", xlabel="probability")
     shown_name = ss.order_name(perm)
     if right:
@@ -211,23 +171,23 @@ def sort_clip(path, stride_choice, order_choice, seed, user_model, shipped):
                f"{probs[k]:.0%} confidence (chance {ss.CHANCE:.0%}). "
                f"Window: frames {start + 1}-{start + 3 * stride + 1}, every {stride} "
                f"({stride / v.fps:.2f} s apart), chosen for its motion energy.")
-    notes = ui.notes_text(v.notes)
+    notes = common.notes_text(v.notes)
     return fig_e, sampled, shuffled, answer, fig_p, verdict + ("\n\n" + notes if notes else "")
 
 
-def verify_triplet(path, which, seed, user_model, shipped):
+def verify_triplet(tab: Tab, path, which, seed, mine):
     v = read_clip(path)
     start, stride = ss.pick_window(v.frames, None)
     window = v.frames[start:start + 3 * stride + 1:stride]
-    trip, label = ss.triplet_question(np.random.default_rng(ui.number(seed, "The triplet seed", 0, integer=True)),
+    trip, label = ss.triplet_question(np.random.default_rng(common.number(seed, "The triplet seed", 0, integer=True)),
                                       which == "in order")
     truth = bool(label)
-    model, who = pick_model(shipped, user_model)
+    model, who = tab.model(mine)
     p = ss.verify(model, window[list(trip)])
     says = p >= 0.5
     right = says == truth
-    img = strip(window[list(trip)], [f"frame {i + 1}" for i in trip],
-                colors={i: (120, 255, 120) if right else (255, 120, 120) for i in range(3)})
+    img = figures.strip(window[list(trip)], [f"frame {i + 1}" for i in trip],
+                        colours={i: (120, 255, 120) if right else (255, 120, 120) for i in range(3)})
     text = (f"**{'Right' if right else 'Wrong'}.** Shown: frames {trip[0] + 1}, {trip[1] + 1}, {trip[2] + 1} "
             f"({'in order' if truth else 'out of order'}). {who.capitalize()} says "
             f"**{'in order' if says else 'out of order'}** (P(in order) = {p:.0%}). "
@@ -236,7 +196,7 @@ def verify_triplet(path, which, seed, user_model, shipped):
     return img, text
 
 
-def train_live(path, use_clip, start_from, steps, user_model, shipped, device="cpu", progress=gr.Progress()):
+def train_live(tab: Tab, path, use_clip, start_from, steps, mine, progress=gr.Progress()):
     steps = int(steps)
     if not 10 <= steps <= LIVE_STEPS_MAX:
         raise gr.Error(f"Choose between 10 and {LIVE_STEPS_MAX} steps.")
@@ -245,18 +205,20 @@ def train_live(path, use_clip, start_from, steps, user_model, shipped, device="c
     frames = None
     if use_clip:
         frames = read_clip(path).frames
-    base = None
-    if start_from == "the shipped model":
-        base = pick_model(shipped, None)[0]
-    model, history = ss.train(config, steps, device, progress=ui.progress_callback(progress, "training"),
+    base = tab.shipped() if start_from == "the shipped model" else None
+    model, history = ss.train(config, steps, tab.device, progress=common.progress_callback(progress, "training"),
                               model=base, frames=frames)
-    fig = ui.curve_figure(history, keys=("loss", "acc", "verify_acc"), title="your training run",
-                          chance=ss.CHANCE)
+    fig = figures.curve_figure(history, keys=("loss", "acc", "verify_acc"), title="your training run",
+                               chance=ss.CHANCE)
     src = "your clip" if frames is not None else "fresh sprite videos"
     msg = (f"Trained {steps} steps on {src}, starting from {start_from}. Final running 12-way accuracy "
            f"{history['acc'][-1]:.0%} on training tuples (chance {ss.CHANCE:.0%}). The sort and verify buttons "
            "now use your model; *Forget my model* returns to the shipped one.")
-    return model, fig, msg
+    return Tab.yours(model, f"{steps} live steps from {start_from} on {src}"), fig, msg
+
+
+def reshuffle(tab: Tab, seed):
+    return common.number(seed, "The shuffle seed", 0, integer=True) + 1
 
 
 # --------------------------------------------------------------------- layout
@@ -272,29 +234,12 @@ def examples() -> list[list[str]]:
 
 
 def build(device) -> None:
-    try:
-        shipped = ss.load_pretrained(device)
-    except FileNotFoundError:
-        shipped = None
-    user = ui.user_state()
+    tab = Tab(METHOD, device)
+    if not tab.header(IDEA):
+        return
+    mine = tab.state()
     ex = examples()
 
-    def _sort(path, stride, order, seed, user_model):
-        return sort_clip(path, stride, order, seed, user_model, shipped)
-
-    def _verify(path, which, seed, user_model):
-        return verify_triplet(path, which, seed, user_model, shipped)
-
-    def _train(path, use_clip, start_from, steps, user_model, progress=gr.Progress()):
-        return train_live(path, use_clip, start_from, steps, user_model, shipped, device, progress)
-
-    def _reshuffle(seed):
-        return ui.number(seed, "The shuffle seed", 0, integer=True) + 1
-
-    def _forget():
-        return None, "Back to the shipped model."
-
-    gr.Markdown(IDEA, latex_delimiters=LATEX)
     with gr.Row():
         with gr.Column(scale=2):
             video = gr.Video(label="clip (upload, or pick an example below)", value=ex[0][0], sources=["upload"],
@@ -333,7 +278,7 @@ def build(device) -> None:
                     "way a sprite moves (from two frames) and which shape it is; the same probe on a "
                     "random-init trunk is the baseline. Sorting accuracy is measured on tuples from clips "
                     "that training never saw, over every shuffle of each window.")
-        gr.Markdown(ui.card_markdown(METHOD, CARD_ROWS), elem_id="sequence_sort-card")
+        gr.Markdown(common.card_markdown(METHOD, CARD_ROWS), elem_id="sequence_sort-card")
         gr.Markdown(LESSON)
 
     with gr.Accordion("Train it live", open=False):
@@ -348,15 +293,15 @@ def build(device) -> None:
         tmsg = gr.Markdown()
 
     outs = [energy_plot, sampled, shuffled, answer, probs, verdict]
-    sort_btn.click(ui.friendly(_sort), [video, stride, order, seed, user], outs, api_name="sequence_sort_sort")
-    again_btn.click(ui.friendly(_reshuffle), [seed], [seed], api_name="sequence_sort_reshuffle").then(
-        ui.friendly(_sort), [video, stride, order, seed, user], outs, api_name="sequence_sort_sort_again")
-    verify_btn.click(ui.friendly(_verify), [video, which, vseed, user], [triplet, vtext],
+    sort_btn.click(tab.handler(sort_clip), [video, stride, order, seed, mine], outs, api_name="sequence_sort_sort")
+    again_btn.click(tab.handler(reshuffle), [seed], [seed], api_name="sequence_sort_reshuffle").then(
+        tab.handler(sort_clip), [video, stride, order, seed, mine], outs, api_name="sequence_sort_sort_again")
+    verify_btn.click(tab.handler(verify_triplet), [video, which, vseed, mine], [triplet, vtext],
                      api_name="sequence_sort_verify")
-    train_btn.click(ui.friendly(_train), [video, use_clip, start_from, steps, user], [user, curve, tmsg],
+    train_btn.click(tab.handler(train_live), [video, use_clip, start_from, steps, mine], [mine, curve, tmsg],
                     api_name="sequence_sort_train")
-    forget_btn.click(ui.friendly(_forget), [], [user, tmsg], api_name="sequence_sort_forget")
+    forget_btn.click(tab.forget, [], [mine, tmsg], api_name="sequence_sort_forget")
 
 
 if __name__ == "__main__":
-    ui.launch_alone(build, "Sequence sort")
+    common.launch_alone(build, "Sequence sort")

@@ -8,24 +8,19 @@ live training in the visitor's own state. No torch math here.
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
-import threading
-from collections import OrderedDict
 
 import gradio as gr
 import numpy as np
 
 from core import sources, media
 from core import sound_localization as sl
-from demos import common
+from demos import common, figures
+from demos.tab import MINE, SHIPPED, Tab  # the model choice's words, which tests and bench use from here
 
 METHOD = "sound_localization"
-LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
-
 OWN, OTHER, SILENCE = "its own sound", "another clip's sound", "silence"
-SHIPPED, MINE = "shipped model", "my trained model"
 
 INTRO = r"""
 ## Sound localization: *Objects that Sound*
@@ -82,30 +77,9 @@ def example_clips() -> dict[str, str]:
     return out
 
 
-_CACHE: OrderedDict = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-
-
 def read_clip(path) -> media.Video:
-    """Decode a clip (cached by path, size and time: examples are read once)."""
-    common.require(path, f"a video with a sound track ({media.ACCEPTED_VIDEO})")
-    path = os.fspath(path)
-    try:
-        st = os.stat(path)
-        key = (path, st.st_size, st.st_mtime)
-    except OSError:
-        key = None
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    video = media.load_video(path)
-    if key is not None:
-        with _CACHE_LOCK:
-            _CACHE[key] = video
-            while len(_CACHE) > 6:
-                _CACHE.popitem(last=False)
-    return video
+    """Decode a clip once per file (examples are read on every click)."""
+    return common.cached_video_input(path, f"a video with a sound track ({media.ACCEPTED_VIDEO})")
 
 
 def no_sound_error(name: str) -> gr.Error:
@@ -136,29 +110,19 @@ def pick_sound(video: media.Video, path, choice: str, other_name: str | None):
 
 # --------------------------------------------------------------------- pictures
 
-@functools.lru_cache(maxsize=1)
-def _lut() -> np.ndarray:
-    from matplotlib import colormaps
-    return (colormaps["inferno"](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.float32)
-
-
 def overlay(frames: np.ndarray, heat: np.ndarray, alpha: float = 0.65) -> np.ndarray:
     """Frames (T,H,W,3) uint8 with heat (T,H,W) in [0,1] coloured over them; weak heat stays transparent."""
-    h = np.clip(heat, 0, 1)
-    col = _lut()[np.round(h * 255).astype(np.int64)]
-    w = alpha * np.sqrt(h)[..., None]            # sqrt: a weak map still shows faintly, a silent one hardly
-    return np.clip(frames.astype(np.float32) * (1 - w) + col * w, 0, 255).astype(np.uint8)
+    # sqrt: a weak map still shows faintly, a silent one hardly
+    return figures.heat_overlay(frames, heat, weight=alpha * np.sqrt(np.clip(heat, 0, 1)))
 
 
 def still_image(frame: np.ndarray, heat_learned: np.ndarray, heat_random: np.ndarray) -> np.ndarray:
     """The frame, the learned map over it and the random-init map over it, side by side."""
-    gap = np.full((frame.shape[0], 6, 3), 255, np.uint8)
-    return np.concatenate([frame, gap, overlay(frame[None], heat_learned[None])[0], gap,
-                           overlay(frame[None], heat_random[None])[0]], axis=1)
+    return figures.side_by_side([frame, overlay(frame, heat_learned), overlay(frame, heat_random)])
 
 
 def spectrogram_figure(audio, rate, t: float, label: str):
-    fig = common.new_figure(5.0, 2.6)
+    fig = figures.new_figure(5.0, 2.6)
     ax = fig.add_subplot()
     if audio is None:
         ax.text(0.5, 0.5, "silence: nothing to show", ha="center", va="center", transform=ax.transAxes)
@@ -176,7 +140,7 @@ def spectrogram_figure(audio, rate, t: float, label: str):
 
 
 def score_figure(res: dict, res_random: dict, t: float, title: str):
-    fig = common.new_figure(5.5, 2.6)
+    fig = figures.new_figure(5.5, 2.6)
     ax = fig.add_subplot()
     ax.plot(res["times"], res["score"], color="tab:orange", marker=".", label="learned")
     ax.plot(res_random["times"], res_random["score"], color="tab:gray", ls="--", label="random init")
@@ -192,96 +156,81 @@ def score_figure(res: dict, res_random: dict, t: float, title: str):
 
 # --------------------------------------------------------------------- handlers
 
-def make_handlers(device):
-    """The tab's handlers, closing over the shared models (never mutated)."""
-    try:
-        shipped = sl.load_pretrained(device)
-    except FileNotFoundError:
-        shipped = None
-    baseline = sl.random_init(shipped.config if shipped is not None else sl.Config(), device)
+def random_init(tab: Tab):
+    """The baseline: the shipped network's shape at random init, built once."""
+    return tab.once("random init", lambda: sl.random_init(tab.shipped().config, tab.device))
 
-    def choose_model(which: str, mine):
-        if which == MINE:
-            if mine is None:
-                raise gr.Error("You have not trained a model yet: use \"Train it live\" below, "
-                               "or choose the shipped model.")
-            return mine, "your trained model"
-        if which != SHIPPED:
-            raise gr.Error(f"Unknown model choice {which!r}: choose {SHIPPED!r} or {MINE!r}.")
-        if shipped is None:
-            raise gr.Error(f"This tab's model has not been trained yet: run `python -m core.train {METHOD}`.")
-        return shipped, "the shipped model"
 
-    def localize(path, choice, other_name, t, which, mine):
-        """Heatmap over the clip with the chosen sound; the still at time t, learned beside random init."""
+def localize(tab: Tab, path, choice, other_name, t, which, mine):
+    """Heatmap over the clip with the chosen sound; the still at time t, learned beside random init."""
+    video = read_clip(path)
+    audio, rate, label, truth = pick_sound(video, path, choice, other_name)
+    model, who = tab.model(mine, which)
+    res = sl.localize_clip(model, video.frames, video.fps, audio, rate)
+    duration = len(video.frames) / video.fps
+    t = common.number(0.0 if t is None else t, "The time of the still (seconds)")
+    t = float(np.clip(t, 0.0, max(0.0, duration - 1.0 / video.fps)))
+    i = min(len(video.frames) - 1, int(round(t * video.fps)))
+    baseline = random_init(tab)
+    res_random = sl.localize_clip(baseline, video.frames, video.fps, audio, rate, max_points=12)
+    heat_random = sl.localize(baseline, video.frames[i], *_window(audio, rate, t))
+    heat_now = res["heat_all"][i]
+    p = float(np.interp(t, res["times"], res["score"]))
+    p_random = float(np.interp(t, res_random["times"], res_random["score"]))
+    out_audio = audio if audio is not None else np.zeros(int(duration * sl.SAMPLE_RATE), np.float32)
+    out_rate = rate or sl.SAMPLE_RATE
+    path_out = media.save_video(overlay(video.frames, res["heat_all"]), video.fps, out_audio, out_rate,
+                                name="localized.mp4")
+    said = "yes" if p >= 0.5 else "no"
+    right = (p >= 0.5) == truth
+    truth_txt = ("yes: the frame with its own sound" if truth else
+                 f"no: {label} was not made by this frame" if choice == OTHER else "no: nothing sounds")
+    verdict = (
+        f"**Asked:** does {label} belong to this frame at t = {t:.1f} s?  \n"
+        f"**Answered ({who}):** {said}, p = {p:.2f} (confidence {max(p, 1 - p):.0%}), "
+        f"{'right' if right else 'wrong'}; the truth by construction is {truth_txt}.  \n"
+        f"**Random init on the same input:** p = {p_random:.2f}.  \n"
+        f"Heatmap peak at the still: learned {heat_now.max():.2f}, random init {heat_random.max():.2f}. "
+        f"Mean correspondence over the clip: {np.mean(res['score']):.2f}."
+        + ("  \n" + common.notes_text(video.notes) if video.notes else "")
+        + ("  \n_Note: on real clips the shipped model is outside what it was trained on (six synthetic "
+           "object classes); train it live on this clip to adapt it._" if "(real)" in _name_of(path) else ""))
+    still = still_image(video.frames[i], heat_now, heat_random)
+    spec = spectrogram_figure(audio, rate, t, label)
+    curve = score_figure(res, res_random, t, f"correspondence over time ({label})")
+    return path_out, verdict, still, spec, curve
+
+
+def train_live(tab: Tab, steps, start, use_clip, path, mine, progress=gr.Progress()):
+    """Train for a bounded number of steps; returns (the visitor's model for their state, curve, summary)."""
+    steps = int(steps)
+    if not 5 <= steps <= 300:
+        raise gr.Error("Choose between 5 and 300 steps.")
+    base = None
+    if start == "continue from the shipped model":
+        base = tab.shipped()
+    elif start == "continue from my model":
+        base, _ = tab.model(mine, MINE)
+    clips = None
+    if use_clip:
         video = read_clip(path)
-        audio, rate, label, truth = pick_sound(video, path, choice, other_name)
-        model, who = choose_model(which, mine)
-        res = sl.localize_clip(model, video.frames, video.fps, audio, rate)
-        duration = len(video.frames) / video.fps
-        t = common.number(0.0 if t is None else t, "The time of the still (seconds)")
-        t = float(np.clip(t, 0.0, max(0.0, duration - 1.0 / video.fps)))
-        i = min(len(video.frames) - 1, int(round(t * video.fps)))
-        res_random = sl.localize_clip(baseline, video.frames, video.fps, audio, rate, max_points=12)
-        heat_random = sl.localize(baseline, video.frames[i], *_window(audio, rate, t))
-        heat_now = res["heat_all"][i]
-        p = float(np.interp(t, res["times"], res["score"]))
-        p_random = float(np.interp(t, res_random["times"], res_random["score"]))
-        out_audio = audio if audio is not None else np.zeros(int(duration * sl.SAMPLE_RATE), np.float32)
-        out_rate = rate or sl.SAMPLE_RATE
-        path_out = media.save_video(overlay(video.frames, res["heat_all"]), video.fps, out_audio, out_rate,
-                                    name="localized.mp4")
-        said = "yes" if p >= 0.5 else "no"
-        right = (p >= 0.5) == truth
-        truth_txt = ("yes: the frame with its own sound" if truth else
-                     f"no: {label} was not made by this frame" if choice == OTHER else "no: nothing sounds")
-        verdict = (
-            f"**Asked:** does {label} belong to this frame at t = {t:.1f} s?  \n"
-            f"**Answered ({who}):** {said}, p = {p:.2f} (confidence {max(p, 1 - p):.0%}), "
-            f"{'right' if right else 'wrong'}; the truth by construction is {truth_txt}.  \n"
-            f"**Random init on the same input:** p = {p_random:.2f}.  \n"
-            f"Heatmap peak at the still: learned {heat_now.max():.2f}, random init {heat_random.max():.2f}. "
-            f"Mean correspondence over the clip: {np.mean(res['score']):.2f}."
-            + ("  \n" + common.notes_text(video.notes) if video.notes else "")
-            + ("  \n_Note: on real clips the shipped model is outside what it was trained on (six synthetic "
-               "object classes); train it live on this clip to adapt it._" if "(real)" in _name_of(path) else ""))
-        still = still_image(video.frames[i], heat_now, heat_random)
-        spec = spectrogram_figure(audio, rate, t, label)
-        curve = score_figure(res, res_random, t, f"correspondence over time ({label})")
-        return path_out, verdict, still, spec, curve
-
-    def train_live(steps, start, use_clip, path, mine, progress=gr.Progress()):
-        """Train for a bounded number of steps in the visitor's own state; returns (model, curve, summary)."""
-        steps = int(steps)
-        if not 5 <= steps <= 300:
-            raise gr.Error("Choose between 5 and 300 steps.")
-        base = None
-        if start == "continue from the shipped model":
-            base, _ = choose_model(SHIPPED, None)
-        elif start == "continue from my model":
-            base, _ = choose_model(MINE, mine)
-        clips = None
-        if use_clip:
-            video = read_clip(path)
-            if video.audio is None:
-                raise no_sound_error(os.path.basename(os.fspath(path)))
-            clips = [(video.frames, video.fps, video.audio, video.sample_rate)]
-            for other_path in example_clips().values():     # the other bundled clips give the negatives
-                if os.path.abspath(other_path) != os.path.abspath(os.fspath(path)):
-                    v = read_clip(other_path)
-                    clips.append((v.frames, v.fps, v.audio, v.sample_rate))
-        config = sl.Config(batch=16) if base is None else base.config
-        model, history = sl.train(config, steps, device, progress=common.progress_callback(progress, "training"),
-                                  model=base, clips=clips, photos=False)
-        check = sl.quick_check(model, device)
-        fig = common.curve_figure(history, keys=("loss", "acc"), title="your training run", chance=0.5)
-        text = (f"Trained {steps} steps ({'from scratch' if base is None else start.replace('continue ', '')}"
-                f"{', with this clip' if clips else ''}). On {check['n']} held-out scenes: correspondence "
-                f"accuracy {check['corr_acc']:.0%}, pointing game {check['pointing']:.0%}. "
-                f"Choose \"{MINE}\" above to localize with it.")
-        return model, fig, text
-
-    return dict(localize=localize, train=train_live, shipped=shipped)
+        if video.audio is None:
+            raise no_sound_error(os.path.basename(os.fspath(path)))
+        clips = [(video.frames, video.fps, video.audio, video.sample_rate)]
+        for other_path in example_clips().values():     # the other bundled clips give the negatives
+            if os.path.abspath(other_path) != os.path.abspath(os.fspath(path)):
+                v = read_clip(other_path)
+                clips.append((v.frames, v.fps, v.audio, v.sample_rate))
+    config = sl.Config(batch=16) if base is None else base.config
+    model, history = sl.train(config, steps, tab.device, progress=common.progress_callback(progress, "training"),
+                              model=base, clips=clips, photos=False)
+    check = sl.quick_check(model, tab.device)
+    fig = figures.curve_figure(history, keys=("loss", "acc"), title="your training run", chance=0.5)
+    how = f"{'from scratch' if base is None else start.replace('continue ', '')}{', with this clip' if clips else ''}"
+    text = (f"Trained {steps} steps ({how}). On {check['n']} held-out scenes: correspondence "
+            f"accuracy {check['corr_acc']:.0%}, pointing game {check['pointing']:.0%}. "
+            f"Choose \"{MINE}\" above to localize with it.")
+    return Tab.yours(model, f"{steps} live steps {how}"), fig, text
 
 
 def _window(audio, rate, t):
@@ -318,13 +267,14 @@ CARD_ROWS = [
 # --------------------------------------------------------------------- layout
 
 def build(device) -> None:
-    """Lay out the tab inside the current gr.Tab (the model is loaded once, here)."""
-    h = make_handlers(device)
+    """Lay out the tab inside the current gr.Tab (the model loads on first use)."""
+    tab = Tab(METHOD, device)
+    if not tab.header(INTRO):
+        return
     clips = example_clips()
     names = list(clips)
     default = clips[names[0]] if names else None
     other_default = next((n for n in names if "(real)" in n), names[-1] if names else None)
-    gr.Markdown(INTRO, latex_delimiters=LATEX)
     with gr.Row():
         with gr.Column(scale=1):
             video_in = gr.Video(value=default, label="a clip with sound (upload or pick below)",
@@ -335,8 +285,7 @@ def build(device) -> None:
                                 elem_id=f"{METHOD}-other")
             t = gr.Slider(0, 10, value=0.5, step=0.1, label="time of the still and of the spectrogram (s)",
                           elem_id=f"{METHOD}-time")
-            which = gr.Radio([SHIPPED, MINE], value=SHIPPED, label="which model answers",
-                             elem_id=f"{METHOD}-which")
+            which = tab.choice()
             run = gr.Button("Localize the sound", variant="primary", elem_id=f"{METHOD}-run")
             gr.Examples([[clips[n], OWN, other_default] for n in names]
                         + ([[default, OTHER, other_default], [default, SILENCE, other_default]] if default else []),
@@ -351,7 +300,7 @@ def build(device) -> None:
                 spec = gr.Plot(label="spectrogram of the window in use", elem_id=f"{METHOD}-spectrogram")
                 curve = gr.Plot(label="correspondence over time", elem_id=f"{METHOD}-curve")
     gr.Markdown(CONTROL)
-    mine = common.user_state()
+    mine = tab.state()
     with gr.Accordion("What it is for, and the measured numbers", open=True):
         gr.Markdown(
             "Localization for free: the map finds the sounding object among several without a single box or "
@@ -372,10 +321,10 @@ def build(device) -> None:
         train_curve = gr.Plot(label="loss and accuracy (smoothed)", elem_id=f"{METHOD}-train-curve")
         train_text = gr.Markdown(elem_id=f"{METHOD}-train-text")
 
-    run.click(common.friendly(h["localize"]), [video_in, sound, other, t, which, mine],
-              [video_out, verdict, still, spec, curve], api_name=f"{METHOD}_localize")
-    train_btn.click(common.friendly(h["train"]), [steps, start, use_clip, video_in, mine],
-                    [mine, train_curve, train_text], api_name=f"{METHOD}_train")
+    run.click(tab.handler(localize), [video_in, sound, other, t, which, mine],
+              [video_out, verdict, still, spec, curve], api_name="sound_localization_localize")
+    train_btn.click(tab.handler(train_live), [steps, start, use_clip, video_in, mine],
+                    [mine, train_curve, train_text], api_name="sound_localization_train")
 
 
 if __name__ == "__main__":

@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 
 import gradio as gr
 import numpy as np
 
 from core import media, tcc
-from demos.common import (bar_figure, card_markdown, curve_figure, example_file, friendly, load_video_input,
-                          new_figure, notes_text, progress_callback, require, user_state)
+from demos import common, figures
+from demos.tab import Tab
 
+METHOD = "tcc"
 EXAMPLES_DIR = "tcc"
 MAX_FRAMES = 150                     # frames per video kept for the alignment (10 s at 15 fps)
 LIVE_STEPS = (10, 150, 60)           # min, max, default steps of live training
 PLAY_SIDE = 160                      # height of each half of the synced playback
-
-LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 
 IDEA = r"""
 ### Temporal cycle-consistency: align two videos of one action, no labels
@@ -72,7 +70,7 @@ PHASE_COLORS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"
 # --------------------------------------------------------------------- bundled examples
 
 def _meta() -> dict:
-    path = example_file(os.path.join(EXAMPLES_DIR, "phases.json"))
+    path = common.example_file(os.path.join(EXAMPLES_DIR, "phases.json"))
     if not os.path.isfile(path):
         return {"pairs": [], "phases": {}, "phase_names": []}
     with open(path) as f:
@@ -104,41 +102,23 @@ def _boundaries_of(labels: np.ndarray) -> str:
 
 
 def example_pairs() -> list[list[str]]:
-    return [[example_file(os.path.join(EXAMPLES_DIR, f"{a}.mp4")), example_file(os.path.join(EXAMPLES_DIR, f"{b}.mp4"))]
-            for a, b in _meta()["pairs"]]
+    folder = common.example_file(EXAMPLES_DIR)
+    return [[os.path.join(folder, f"{a}.mp4"), os.path.join(folder, f"{b}.mp4")] for a, b in _meta()["pairs"]]
 
 
 # --------------------------------------------------------------------- pictures
 
-def _fit_height(frames: np.ndarray, h: int) -> np.ndarray:
-    T, H, W = frames.shape[:3]
-    w = max(2, int(round(W * h / H)))
-    return np.stack([media.resize_image(f, (h, w)) for f in frames])
-
-
-def _label(img: np.ndarray, text: str) -> np.ndarray:
-    from PIL import Image, ImageDraw
-
-    pil = Image.fromarray(img)
-    d = ImageDraw.Draw(pil)
-    d.rectangle([0, 0, 8 + 6 * len(text), 13], fill=(0, 0, 0))
-    d.text((3, 1), text, fill=(255, 255, 255))
-    return np.asarray(pil)
-
-
 def synced_frames(frames_a: np.ndarray, frames_b: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Video 1 as it is beside video 2 re-timed to it (frame idx[t] of 2 under frame t of 1)."""
-    a = _fit_height(frames_a, PLAY_SIDE)
-    b = _fit_height(frames_b, PLAY_SIDE)
-    out = []
-    gap = np.full((PLAY_SIDE, 4, 3), 255, np.uint8)
-    for t, j in enumerate(idx):
-        out.append(np.concatenate([_label(a[t], f"video 1: {t}"), gap, _label(b[j], f"video 2: {j}")], 1))
-    return np.stack(out)
+    a = figures.fit_height(frames_a, PLAY_SIDE)
+    b = figures.fit_height(frames_b, PLAY_SIDE)
+    return np.stack([figures.side_by_side([figures.caption(a[t], f"video 1: {t}"),
+                                           figures.caption(b[j], f"video 2: {j}")], gap=4)
+                     for t, j in enumerate(idx)])
 
 
 def similarity_figure(sim: np.ndarray, idx: np.ndarray, truth: np.ndarray | None = None):
-    fig = new_figure(4.6, 3.8)
+    fig = figures.new_figure(4.6, 3.8)
     ax = fig.add_subplot()
     im = ax.imshow(sim, cmap="magma", aspect="auto", origin="upper")
     ax.plot(idx, np.arange(len(idx)), "o-", color="cyan", ms=3, lw=1, label="nearest neighbour")
@@ -153,7 +133,7 @@ def similarity_figure(sim: np.ndarray, idx: np.ndarray, truth: np.ndarray | None
 
 
 def trajectory_figure(pa: np.ndarray, pb: np.ndarray):
-    fig = new_figure(4.6, 3.8)
+    fig = figures.new_figure(4.6, 3.8)
     ax = fig.add_subplot()
     for p, marker, name in ((pa, "o", "video 1"), (pb, "^", "video 2")):
         ax.plot(p[:, 0], p[:, 1], "-", color="lightgrey", lw=1, zorder=1)
@@ -168,7 +148,7 @@ def trajectory_figure(pa: np.ndarray, pb: np.ndarray):
 
 
 def cycle_figure(c: dict, i: int):
-    fig = new_figure(5.6, 3.6)
+    fig = figures.new_figure(5.6, 3.6)
     ax1, ax2 = fig.subplots(2, 1)
     a, b = c["alpha"], c["beta"]
     ax1.bar(np.arange(len(a)), a, color=["tab:orange" if j == c["j"] else "tab:gray" for j in range(len(a))])
@@ -187,7 +167,7 @@ def cycle_figure(c: dict, i: int):
 
 def application_figure(carried: np.ndarray | None, given: np.ndarray | None, truth: np.ndarray | None,
                        dist: np.ndarray, names: list[str]):
-    fig = new_figure(6.0, 3.4)
+    fig = figures.new_figure(6.0, 3.4)
     rows = [(r, lab) for r, lab in ((given, "video 1 (labelled)"), (carried, "video 2 (carried)"),
                                     (truth, "video 2 (truth)")) if r is not None]
     if rows:
@@ -219,24 +199,15 @@ def application_figure(carried: np.ndarray | None, given: np.ndarray | None, tru
 
 def cycle_strip(frames_a, frames_b, i: int, c: dict) -> np.ndarray:
     """Three thumbnails: the start frame, its nearest neighbour in video 2, where the cycle came back."""
-    a = _fit_height(frames_a[[i, c["back"]]], 128)
-    b = _fit_height(frames_b[[c["j"]]], 128)
-    gap = np.full((128, 6, 3), 255, np.uint8)
-    return np.concatenate([_label(a[0], f"1: frame {i}"), gap, _label(b[0], f"2: frame {c['j']}"), gap,
-                           _label(a[1], f"back: {c['back']}")], 1)
+    return figures.strip([frames_a[i], frames_b[c["j"]], frames_a[c["back"]]],
+                         [f"1: frame {i}", f"2: frame {c['j']}", f"back: {c['back']}"], height=128)
 
 
 # --------------------------------------------------------------------- handlers
 
-def _model(user_model, models: dict):
-    if user_model is not None:
-        return user_model, "your live-trained model"
-    return models["shipped"](), "the shipped model"
-
-
 def _load(path, which: str):
-    require(path, f"video {which}: {media.ACCEPTED_VIDEO}")
-    v = load_video_input(path, with_audio=False)
+    common.require(path, f"video {which}: {media.ACCEPTED_VIDEO}")
+    v = common.load_video_input(path, with_audio=False)
     frames, notes = v.frames, list(v.notes)
     if len(frames) < 2:
         raise gr.Error(f"Video {which} has only {len(frames)} frame; at least 2 are needed to align.")
@@ -260,93 +231,89 @@ def parse_boundaries(text: str, n: int) -> np.ndarray | None:
     return np.searchsorted(np.asarray(cuts), np.arange(n), side="right")
 
 
-def make_handlers(models: dict):
-    """The tab's handlers, closed over a lazy loader of the shared (never mutated) shipped model."""
+def align_videos(tab: Tab, path_a, path_b, boundaries, mine):
+    frames_a, fps_a, notes_a = _load(path_a, "1")
+    frames_b, _, notes_b = _load(path_b, "2")
+    model, who = tab.model(mine)
+    emb_a, emb_b = tcc.embed(model, frames_a), tcc.embed(model, frames_b)
+    idx = tcc.align(emb_a, emb_b)
+    tau = tcc.alignment_tau(emb_a, emb_b)
+    rate = tcc.cycle_consistency_rate(emb_a, emb_b, tolerance=1)
+    video = media.save_video(synced_frames(frames_a, frames_b, idx), fps_a, name="tcc_synced.mp4")
+    truth_a, truth_b = _true_labels(path_a, len(frames_a)), _true_labels(path_b, len(frames_b))
+    truth_match = None
+    if truth_a is not None and truth_b is not None:
+        pa = np.asarray(_meta()["phases"][_example_name(path_a)])
+        pb = np.asarray(_meta()["phases"][_example_name(path_b)])
+        truth_match = np.abs(pa[:, None] - pb[None, :]).argmin(1)
+    sim_fig = similarity_figure(tcc.similarity(emb_a, emb_b), idx, truth_match)
+    pa2, pb2 = tcc.pca_2d(emb_a, emb_b)
+    traj = trajectory_figure(pa2, pb2)
+    if truth_a is not None:          # a bundled video 1 comes with its phases
+        boundaries = _boundaries_of(truth_a)
+    else:
+        try:
+            parse_boundaries(boundaries, len(frames_a))
+        except gr.Error:             # typed for another video: start afresh
+            boundaries = ""
+    tau_txt = "undefined (all frames matched one frame)" if np.isnan(tau) else f"{tau:.3f}"
+    summary = (f"**Kendall's tau of the alignment: {tau_txt}** (1 = video 2 visited in order; "
+               f"0 = no order). {rate:.0%} of video 1's frames cycle back within one frame. "
+               f"Video 1: {len(frames_a)} frames, video 2: {len(frames_b)} frames. Answered by {who}.")
+    if truth_match is not None:
+        err = np.abs(idx - truth_match).mean()
+        summary += f" Against the true phases: mean error {err:.1f} frames of video 2."
+    notes = "; ".join(n for n in (common.notes_text(notes_a), common.notes_text(notes_b)) if n)
+    if notes:
+        summary += f"\n\n_{notes}_"
+    session = dict(frames_a=frames_a, frames_b=frames_b, emb_a=emb_a, emb_b=emb_b, truth_b=truth_b,
+                   who=who)
+    i = len(frames_a) // 2
+    cyc_fig, cyc_img, cyc_txt = _cycle_outputs(session, i)
+    app_fig, app_txt = _application_outputs(session, boundaries)
+    slider = gr.Slider(minimum=0, maximum=len(frames_a) - 1, value=i, step=1)
+    return (video, sim_fig, traj, summary, session, slider, cyc_fig, cyc_img, cyc_txt, boundaries,
+            app_fig, app_txt)
 
-    def align_videos(path_a, path_b, boundaries, user_model):
-        frames_a, fps_a, notes_a = _load(path_a, "1")
-        frames_b, _, notes_b = _load(path_b, "2")
-        model, who = _model(user_model, models)
-        emb_a, emb_b = tcc.embed(model, frames_a), tcc.embed(model, frames_b)
-        idx = tcc.align(emb_a, emb_b)
-        tau = tcc.alignment_tau(emb_a, emb_b)
-        rate = tcc.cycle_consistency_rate(emb_a, emb_b, tolerance=1)
-        video = media.save_video(synced_frames(frames_a, frames_b, idx), fps_a, name="tcc_synced.mp4")
-        truth_a, truth_b = _true_labels(path_a, len(frames_a)), _true_labels(path_b, len(frames_b))
-        truth_match = None
-        if truth_a is not None and truth_b is not None:
-            pa = np.asarray(_meta()["phases"][_example_name(path_a)])
-            pb = np.asarray(_meta()["phases"][_example_name(path_b)])
-            truth_match = np.abs(pa[:, None] - pb[None, :]).argmin(1)
-        sim_fig = similarity_figure(tcc.similarity(emb_a, emb_b), idx, truth_match)
-        pa2, pb2 = tcc.pca_2d(emb_a, emb_b)
-        traj = trajectory_figure(pa2, pb2)
-        if truth_a is not None:          # a bundled video 1 comes with its phases
-            boundaries = _boundaries_of(truth_a)
-        else:
-            try:
-                parse_boundaries(boundaries, len(frames_a))
-            except gr.Error:             # typed for another video: start afresh
-                boundaries = ""
-        tau_txt = "undefined (all frames matched one frame)" if np.isnan(tau) else f"{tau:.3f}"
-        summary = (f"**Kendall's tau of the alignment: {tau_txt}** (1 = video 2 visited in order; "
-                   f"0 = no order). {rate:.0%} of video 1's frames cycle back within one frame. "
-                   f"Video 1: {len(frames_a)} frames, video 2: {len(frames_b)} frames. Answered by {who}.")
-        if truth_match is not None:
-            err = np.abs(idx - truth_match).mean()
-            summary += f" Against the true phases: mean error {err:.1f} frames of video 2."
-        notes = "; ".join(n for n in (notes_text(notes_a), notes_text(notes_b)) if n)
-        if notes:
-            summary += f"\n\n_{notes}_"
-        session = dict(frames_a=frames_a, frames_b=frames_b, emb_a=emb_a, emb_b=emb_b, truth_b=truth_b,
-                       who=who)
-        i = len(frames_a) // 2
-        cyc_fig, cyc_img, cyc_txt = _cycle_outputs(session, i)
-        app_fig, app_txt = _application_outputs(session, boundaries)
-        slider = gr.Slider(minimum=0, maximum=len(frames_a) - 1, value=i, step=1)
-        return (video, sim_fig, traj, summary, session, slider, cyc_fig, cyc_img, cyc_txt, boundaries,
-                app_fig, app_txt)
 
-    def show_cycle(i, session):
-        if session is None:
-            raise gr.Error("Align two videos first (press Align), then pick a frame.")
-        return _cycle_outputs(session, int(i))
+def show_cycle(tab: Tab, i, session):
+    if session is None:
+        raise gr.Error("Align two videos first (press Align), then pick a frame.")
+    return _cycle_outputs(session, int(i))
 
-    def carry_phases(boundaries, session):
-        if session is None:
-            raise gr.Error("Align two videos first (press Align), then carry labels.")
-        return _application_outputs(session, boundaries)
 
-    def train_live(path_a, path_b, start_from, steps, user_model, progress=gr.Progress()):
-        frames_a, _, _ = _load(path_a, "1")
-        frames_b, _, _ = _load(path_b, "2")
-        steps = int(np.clip(int(steps or LIVE_STEPS[2]), LIVE_STEPS[0], LIVE_STEPS[1]))
-        config = tcc.Config(steps=steps, warmup=5, lr=5e-4 if start_from != "from scratch" else 2e-3,
-                            videos_per_batch=2, frames_per_video=16, val_every=0)
-        if start_from == "from scratch":
-            base = None
-        elif start_from == "my trained model" and user_model is not None:
-            base = user_model
-        else:
-            base = models["shipped"]()
-        before = _tau(base, frames_a, frames_b) if base is not None else None
-        model, history = tcc.train(config, steps, models["device"], progress=progress_callback(progress, "TCC"),
-                                   model=base, videos=[frames_a, frames_b])
-        model = model.cpu().eval() if models["device"] != "cpu" else model
-        after = _tau(model, frames_a, frames_b)
-        fig = curve_figure(history, keys=("loss", "acc"), title="live TCC training on your two videos",
-                           chance=1 / config.frames_per_video)
-        msg = (f"Trained {steps} steps on these two videos ({start_from}); 'acc' is the share of cycles "
-               f"in a batch that come back exactly (chance {1 / config.frames_per_video:.2f}). "
-               f"Kendall's tau on this pair: "
-               + (f"{before:.3f} before, " if before is not None else "")
-               + f"{after:.3f} after. Press **Align** to see everything with your model.")
-        return model, fig, msg
+def carry_phases(tab: Tab, boundaries, session):
+    if session is None:
+        raise gr.Error("Align two videos first (press Align), then carry labels.")
+    return _application_outputs(session, boundaries)
 
-    def forget(user_model):
-        return None, "Back to the shipped model."
 
-    return dict(align=align_videos, cycle=show_cycle, phases=carry_phases, train=train_live, forget=forget)
+def train_live(tab: Tab, path_a, path_b, start_from, steps, mine, progress=gr.Progress()):
+    frames_a, _, _ = _load(path_a, "1")
+    frames_b, _, _ = _load(path_b, "2")
+    steps = int(np.clip(int(steps or LIVE_STEPS[2]), LIVE_STEPS[0], LIVE_STEPS[1]))
+    config = tcc.Config(steps=steps, warmup=5, lr=5e-4 if start_from != "from scratch" else 2e-3,
+                        videos_per_batch=2, frames_per_video=16, val_every=0)
+    if start_from == "from scratch":
+        base = None
+    elif start_from == "my trained model" and mine is not None:
+        base = mine["model"]
+    else:
+        base = tab.shipped()
+    before = _tau(base, frames_a, frames_b) if base is not None else None
+    model, history = tcc.train(config, steps, tab.device, progress=common.progress_callback(progress, "TCC"),
+                               model=base, videos=[frames_a, frames_b])
+    model = model.cpu().eval() if tab.device != "cpu" else model
+    after = _tau(model, frames_a, frames_b)
+    fig = figures.curve_figure(history, keys=("loss", "acc"), title="live TCC training on your two videos",
+                               chance=1 / config.frames_per_video)
+    msg = (f"Trained {steps} steps on these two videos ({start_from}); 'acc' is the share of cycles "
+           f"in a batch that come back exactly (chance {1 / config.frames_per_video:.2f}). "
+           f"Kendall's tau on this pair: "
+           + (f"{before:.3f} before, " if before is not None else "")
+           + f"{after:.3f} after. Press **Align** to see everything with your model.")
+    begun = start_from if start_from == "from scratch" else f"from {start_from}"
+    return Tab.yours(model, f"{steps} live steps {begun}"), fig, msg
 
 
 def _tau(model, a, b) -> float:
@@ -390,21 +357,12 @@ def _application_outputs(session: dict, boundaries: str):
 # --------------------------------------------------------------------- layout
 
 def build(device) -> None:
-    cache = {}
+    tab = Tab(METHOD, device)
+    if not tab.header(IDEA):
+        return
+    mine = tab.state()
+    session = common.user_state()               # this visitor's last alignment, for the cycle and the labels
 
-    lock = threading.Lock()
-
-    def shipped():
-        with lock:                      # two first visitors at once load it once
-            if "model" not in cache:
-                cache["model"] = tcc.load_pretrained(device)
-        return cache["model"]
-
-    h = make_handlers({"shipped": shipped, "device": device})
-    user_model = user_state()
-    session = gr.State(None, time_to_live=3600)
-
-    gr.Markdown(IDEA, latex_delimiters=LATEX)
     with gr.Row():
         video_a = gr.Video(label="video 1 (the reference)", elem_id="tcc-video-a", height=220)
         video_b = gr.Video(label="video 2 (re-timed to video 1)", elem_id="tcc-video-b", height=220)
@@ -440,7 +398,7 @@ def build(device) -> None:
     app_txt = gr.Markdown()
 
     gr.Markdown("### Measured on held-out throws (the model card)")
-    gr.Markdown(card_markdown("tcc", CARD_ROWS))
+    gr.Markdown(common.card_markdown(METHOD, CARD_ROWS))
 
     gr.Markdown("### Train it live on the two videos in view\nTCC needs no labels: it can learn to align *your* "
                 "pair. Short runs on a CPU; the result stays in your session only.")
@@ -456,16 +414,14 @@ def build(device) -> None:
 
     outputs = [synced, sim_plot, traj_plot, summary, session, frame_i, cycle_plot, cycle_img, cycle_txt,
                boundaries, app_plot, app_txt]
-    align_btn.click(friendly(h["align"]), [video_a, video_b, boundaries, user_model], outputs, api_name="tcc_align")
-    frame_i.release(friendly(h["cycle"]), [frame_i, session], [cycle_plot, cycle_img, cycle_txt],
+    align_btn.click(tab.handler(align_videos), [video_a, video_b, boundaries, mine], outputs, api_name="tcc_align")
+    frame_i.release(tab.handler(show_cycle), [frame_i, session], [cycle_plot, cycle_img, cycle_txt],
                     api_name="tcc_cycle")
-    carry_btn.click(friendly(h["phases"]), [boundaries, session], [app_plot, app_txt], api_name="tcc_phases")
-    train_btn.click(friendly(h["train"]), [video_a, video_b, start_from, steps, user_model],
-                    [user_model, train_plot, train_txt], api_name="tcc_train")
-    forget_btn.click(friendly(h["forget"]), [user_model], [user_model, train_txt], api_name="tcc_forget")
+    carry_btn.click(tab.handler(carry_phases), [boundaries, session], [app_plot, app_txt], api_name="tcc_phases")
+    train_btn.click(tab.handler(train_live), [video_a, video_b, start_from, steps, mine],
+                    [mine, train_plot, train_txt], api_name="tcc_train")
+    forget_btn.click(tab.forget, [mine], [mine, train_txt], api_name="tcc_forget")
 
 
 if __name__ == "__main__":
-    from demos.common import launch_alone
-
-    launch_alone(build, "TCC alignment")
+    common.launch_alone(build, "TCC alignment")

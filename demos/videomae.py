@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import threading
 
 import gradio as gr
 import numpy as np
@@ -15,15 +14,14 @@ import numpy as np
 from core import common as core_common
 from core import media
 from core import videomae as vm
-from demos import common
+from demos import common, figures
+from demos.tab import Tab
 
 METHOD = "videomae"
 MAX_SECONDS = 3.2          # the first 48 frames at 15 fps: a click stays within a second or two
 MAX_SIDE = 160             # the model works at 64 px on the shorter side; 160 px is plenty to show it
 STRIP_FRAMES = 6
 LIVE_STEPS_MAX = 150
-
-LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 
 IDEA = r"""
 ### VideoMAE: fill in a video that is 90% hidden
@@ -63,11 +61,8 @@ def _masked_view(frames: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def _error_map(recon: np.ndarray, frames: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """|reconstruction - original| on hidden pixels as a heat map (black = exact, yellow = 0.5 or worse)."""
-    from matplotlib import colormaps
     err = np.abs(recon.astype(np.float32) - frames.astype(np.float32)).mean(-1) / 255.0
-    heat = (colormaps["inferno"](np.clip(err / 0.5, 0, 1))[..., :3] * 255).astype(np.uint8)
-    heat[~mask] = (frames[~mask] * 0.3).astype(np.uint8)
-    return heat
+    return figures.heat_overlay(frames, err / 0.5, weight=mask, dim=0.3)
 
 
 def _strip(rows: list[np.ndarray], n: int = STRIP_FRAMES, gap: int = 2) -> np.ndarray:
@@ -81,18 +76,9 @@ def _strip(rows: list[np.ndarray], n: int = STRIP_FRAMES, gap: int = 2) -> np.nd
     return out
 
 
-def _side_by_side(*videos: np.ndarray, gap: int = 4) -> np.ndarray:
-    T, H = videos[0].shape[:2]
-    sep = np.full((T, H, gap, 3), 255, np.uint8)
-    parts = []
-    for v in videos:
-        parts += [v, sep]
-    return np.concatenate(parts[:-1], axis=2)
-
-
 def ratio_figure(curves: dict, title: str):
     """PSNR against mask ratio: the model and the nearest-patch baseline, tube and random masking."""
-    fig = common.new_figure(5.5, 3.2)
+    fig = figures.new_figure(5.5, 3.2)
     ax = fig.add_subplot()
     ratios = [r * 100 for r in vm.EVAL_RATIOS]
     styles = {"tube": "-", "random": "--"}
@@ -131,94 +117,75 @@ def _load(video_path) -> tuple[np.ndarray, float, list[str]]:
     return v.frames, v.fps, v.notes
 
 
-def make_handlers(shipped):
-    def model_of(state):
-        if state is not None:
-            return state["model"], f"**your model** ({state['desc']})"
-        return shipped(), "the **shipped model**"
+def reconstruct(tab: Tab, video_path, ratio, masking, seed, mine):
+    frames, fps, notes = _load(video_path)
+    model, who = tab.model(mine)
+    ratio = common.number(ratio, "The mask ratio")              # its range: vm.reconstruct says [0, 1)
+    seed = common.number(seed, "The mask seed", 0, integer=True)
+    recons, mask = vm.reconstruct_compare(model, frames, ratio, seed, masking)
+    recon = recons["model"]
+    scores = {"VideoMAE": vm.psnr(recon, frames, mask),
+              "frame mean of visible patches": vm.psnr(recons["mean"], frames, mask),
+              "copy nearest visible tubelet": vm.psnr(recons["nearest"], frames, mask)}
+    masked = _masked_view(frames, mask)
+    err = _error_map(recon, frames, mask)
+    video = media.save_video(figures.side_by_side([frames, masked, recon], gap=4), fps, name="videomae.mp4")
+    strip = _strip([frames, masked, recon, err])
+    best_base = max(scores["frame mean of visible patches"], scores["copy nearest visible tubelet"])
+    gain = scores["VideoMAE"] - best_base
+    verdict = ("better than both baselines" if gain > 0 else "not better than the best baseline")
+    lines = [f"**Asked:** fill in {mask.mean():.0%} of {len(frames)} frames hidden by **{masking}** masking "
+             f"(seed {seed}). **Answered by** {who}, from the visible tubelets only.",
+             "", "| reconstruction of the hidden pixels | PSNR (dB) |", "|---|---|"]
+    lines += [f"| {k} | {v:.2f} |" for k, v in scores.items()]
+    lines += ["", f"**Right or wrong:** {gain:+.2f} dB against the better baseline: {verdict}. "
+              "Higher PSNR = closer to the truth; blur is the price of predicting the average of what "
+              "could be there."]
+    if notes:
+        lines += ["", common.notes_text(notes)]
+    return video, strip, "\n".join(lines)
 
-    def run(video_path, ratio, masking, seed, state):
-        frames, fps, notes = _load(video_path)
-        model, who = model_of(state)
-        ratio = common.number(ratio, "The mask ratio")              # its range: vm.reconstruct says [0, 1)
-        seed = common.number(seed, "The mask seed", 0, integer=True)
-        recons, mask = vm.reconstruct_compare(model, frames, ratio, seed, masking)
-        recon = recons["model"]
-        scores = {"VideoMAE": vm.psnr(recon, frames, mask),
-                  "frame mean of visible patches": vm.psnr(recons["mean"], frames, mask),
-                  "copy nearest visible tubelet": vm.psnr(recons["nearest"], frames, mask)}
-        masked = _masked_view(frames, mask)
-        err = _error_map(recon, frames, mask)
-        video = media.save_video(_side_by_side(frames, masked, recon), fps, name="videomae.mp4")
-        strip = _strip([frames, masked, recon, err])
-        best_base = max(scores["frame mean of visible patches"], scores["copy nearest visible tubelet"])
-        gain = scores["VideoMAE"] - best_base
-        verdict = ("better than both baselines" if gain > 0 else "not better than the best baseline")
-        lines = [f"**Asked:** fill in {mask.mean():.0%} of {len(frames)} frames hidden by **{masking}** masking "
-                 f"(seed {seed}). **Answered by** {who}, from the visible tubelets only.",
-                 "", "| reconstruction of the hidden pixels | PSNR (dB) |", "|---|---|"]
-        lines += [f"| {k} | {v:.2f} |" for k, v in scores.items()]
-        lines += ["", f"**Right or wrong:** {gain:+.2f} dB against the better baseline: {verdict}. "
-                  "Higher PSNR = closer to the truth; blur is the price of predicting the average of what "
-                  "could be there."]
-        if notes:
-            lines += ["", common.notes_text(notes)]
-        return video, strip, "\n".join(lines)
 
-    def curve(video_path, state):
+def measure_curve(tab: Tab, video_path, mine):
+    frames, _, _ = _load(video_path)
+    model, who = tab.model(mine)
+    curves = vm.ratio_curve(model, frames)
+    return ratio_figure(curves, f"this clip ({len(frames)} frames), {who.replace('*', '')}")
+
+
+def train_live(tab: Tab, video_path, steps, start, data_choice, mine, progress=gr.Progress()):
+    steps = int(steps)
+    if not 1 <= steps <= LIVE_STEPS_MAX:
+        raise gr.Error(f"Steps must be between 1 and {LIVE_STEPS_MAX}.")
+    base = tab.shipped() if start == "the shipped model" else None
+    config = dataclasses.replace(base.config if base is not None else vm.Config(), batch_size=4,
+                                 lr=2e-4 if base is not None else 1e-3, warmup=min(10, steps // 5),
+                                 synthetic_fraction=0.25, use_sources=False, seed=int(np.random.default_rng().integers(1000)))
+    if data_choice == "this clip":
         frames, _, _ = _load(video_path)
-        model, who = model_of(state)
-        curves = vm.ratio_curve(model, frames)
-        return ratio_figure(curves, f"this clip ({len(frames)} frames), {who.replace('*', '')}")
-
-    def train_live(video_path, steps, start, data_choice, state, progress=gr.Progress()):
-        steps = int(steps)
-        if not 1 <= steps <= LIVE_STEPS_MAX:
-            raise gr.Error(f"Steps must be between 1 and {LIVE_STEPS_MAX}.")
-        base = shipped() if start == "the shipped model" else None
-        config = dataclasses.replace(base.config if base is not None else vm.Config(), batch_size=4,
-                                     lr=2e-4 if base is not None else 1e-3, warmup=min(10, steps // 5),
-                                     synthetic_fraction=0.25, use_sources=False, seed=int(np.random.default_rng().integers(1000)))
-        if data_choice == "this clip":
-            frames, _, _ = _load(video_path)
-            data = dict(clips=[frames])
-            where = f"{steps} steps on your clip"
-        else:
-            data = dict(clips=None, synthetic=True)
-            where = f"{steps} steps on the bundled training footage"
-        model, history = vm.train(config, steps, "cpu", progress=common.progress_callback(progress, "training"),
-                                  model=base, log_every=max(1, steps // 30), **data)
-        desc = ("the shipped model + " if base is not None else "from scratch, ") + where
-        new_state = {"model": model, "desc": desc}
-        fig = common.curve_figure(history, keys=("loss", "psnr"), title="your training run (90% tube masking)")
-        msg = (f"Trained {desc}. Final training PSNR on hidden pixels: {history['psnr'][-1]:.2f} dB. "
-               "The reconstruction above now uses **your model**; press *Mask and reconstruct* again.")
-        return new_state, fig, msg
-
-    def forget(state):
-        return None, "Back to the shipped model."
-
-    return dict(run=run, curve=curve, train_live=train_live, forget=forget)
+        data = dict(clips=[frames])
+        where = f"{steps} steps on your clip"
+    else:
+        data = dict(clips=None, synthetic=True)
+        where = f"{steps} steps on the bundled training footage"
+    model, history = vm.train(config, steps, "cpu", progress=common.progress_callback(progress, "training"),
+                              model=base, log_every=max(1, steps // 30), **data)
+    desc = ("the shipped model + " if base is not None else "from scratch, ") + where
+    fig = figures.curve_figure(history, keys=("loss", "psnr"), title="your training run (90% tube masking)")
+    msg = (f"Trained {desc}. Final training PSNR on hidden pixels: {history['psnr'][-1]:.2f} dB. "
+           "The reconstruction above now uses **your model**; press *Mask and reconstruct* again.")
+    return Tab.yours(model, desc), fig, msg
 
 
 # --------------------------------------------------------------------- layout
 
 def build(device=None) -> None:
     """Lay out the VideoMAE tab inside the current gr.Tab (the model loads on first use)."""
-    cache = {}
-
-    lock = threading.Lock()
-
-    def shipped():
-        with lock:                      # two first visitors at once load it once
-            if "model" not in cache:
-                cache["model"] = vm.load_pretrained(device or "cpu")
-        return cache["model"]
-
-    h = make_handlers(shipped)
+    tab = Tab(METHOD, device or "cpu")
+    if not tab.header(IDEA):
+        return
     clips = vm_examples()
-    gr.Markdown(IDEA, latex_delimiters=LATEX)
-    state = common.user_state()
+    mine = tab.state()
     with gr.Row():
         with gr.Column(scale=1):
             video_in = gr.Video(value=clips[0][0], label="clip (first 3 s are used)", sources=["upload"],
@@ -276,12 +243,12 @@ def build(device=None) -> None:
         train_plot = gr.Plot(elem_id="videomae-train-plot", show_label=False)
         train_msg = gr.Markdown(elem_id="videomae-train-msg")
 
-    run_btn.click(common.friendly(h["run"]), [video_in, ratio, masking, seed, state], [video_out, strip, report],
+    run_btn.click(tab.handler(reconstruct), [video_in, ratio, masking, seed, mine], [video_out, strip, report],
                   api_name="videomae_reconstruct")
-    curve_btn.click(common.friendly(h["curve"]), [video_in, state], [ratio_plot], api_name="videomae_curve")
-    train_btn.click(common.friendly(h["train_live"]), [video_in, steps, start, data_choice, state],
-                    [state, train_plot, train_msg], api_name="videomae_train")
-    forget_btn.click(common.friendly(h["forget"]), [state], [state, train_msg], api_name="videomae_forget")
+    curve_btn.click(tab.handler(measure_curve), [video_in, mine], [ratio_plot], api_name="videomae_curve")
+    train_btn.click(tab.handler(train_live), [video_in, steps, start, data_choice, mine],
+                    [mine, train_plot, train_msg], api_name="videomae_train")
+    forget_btn.click(tab.forget, [mine], [mine, train_msg], api_name="videomae_forget")
 
 
 def vm_examples() -> list[list[str]]:

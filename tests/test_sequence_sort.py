@@ -306,46 +306,64 @@ def tab():
     return gr, demo
 
 
+def _no_weights(device):
+    raise FileNotFoundError("no shipped model")
+
+
+@pytest.fixture(scope="module")
+def untrained():
+    """The tab as it is before `python -m core.train sequence_sort`: no shipped model."""
+    from demos.tab import Tab
+    return Tab("sequence_sort", "cpu", load=_no_weights)
+
+
+@pytest.fixture(scope="module")
+def mine(tiny_model):
+    """A visitor's own model, as a live training run leaves it in their state."""
+    from demos.tab import Tab
+    return Tab.yours(tiny_model, "a tiny test model")
+
+
 def test_tab_builds(tab):
     gr, demo = tab
     with gr.Blocks():
         demo.build("cpu")
 
 
-def test_sort_handler_on_a_bundled_example(tab, tiny_model):
+def test_sort_handler_on_a_bundled_example(tab, untrained, mine):
     gr, demo = tab
     path = demo.examples()[0][0]
-    out = demo.sort_clip(path, "auto", "random", 0, tiny_model, None)
+    out = demo.sort_clip(untrained, path, "auto", "random", 0, mine)
     fig_e, sampled, shuffled, answer, fig_p, verdict = out
     assert sampled.ndim == 3 and shuffled.shape == sampled.shape and answer.shape == sampled.shape
     assert fig_e is not None and fig_p is not None
     assert "Right" in verdict or "Wrong" in verdict
-    out = demo.sort_clip(path, "2", "3 1 4 2", 0, tiny_model, None)
-    assert "your live-trained model" in out[-1].lower()
-    img, text = demo.verify_triplet(path, "in order", 0, tiny_model, None)
+    out = demo.sort_clip(untrained, path, "2", "3 1 4 2", 0, mine)
+    assert "your model (" in out[-1].lower()
+    img, text = demo.verify_triplet(untrained, path, "in order", 0, mine)
     assert img.ndim == 3 and "P(in order)" in text
 
 
-def test_handlers_refuse_bad_input(tab, tiny_model, tmp_path):
+def test_handlers_refuse_bad_input(tab, untrained, mine, tmp_path):
     gr, demo = tab
     from demos.common import friendly
     sort = friendly(demo.sort_clip)
     with pytest.raises(gr.Error):
-        sort(None, "auto", "random", 0, tiny_model, None)
+        sort(untrained, None, "auto", "random", 0, mine)
     bad = tmp_path / "not_a_video.mp4"
     bad.write_text("hello")
     with pytest.raises(gr.Error):
-        sort(str(bad), "auto", "random", 0, tiny_model, None)
+        sort(untrained, str(bad), "auto", "random", 0, mine)
     path = demo.examples()[0][0]
     with pytest.raises(gr.Error, match="distinct"):
-        sort(path, "auto", "1 1 2 3", 0, tiny_model, None)
+        sort(untrained, path, "auto", "1 1 2 3", 0, mine)
     with pytest.raises(gr.Error):
-        friendly(demo.train_live)(path, False, "scratch", 5, None, None)
+        friendly(demo.train_live)(untrained, path, False, "scratch", 5, None)
     with pytest.raises(gr.Error, match="not been trained"):
-        sort(path, "auto", "random", 0, None, None)
+        sort(untrained, path, "auto", "random", 0, None)
 
 
-def test_live_training_handler(tab):
+def test_live_training_handler(tab, untrained):
     gr, demo = tab
-    model, fig, msg = demo.train_live(None, False, "scratch", 10, None, None, "cpu", progress=None)
+    model, fig, msg = demo.train_live(untrained, None, False, "scratch", 10, None, progress=None)
     assert model is not None and fig is not None and "10 steps" in msg

@@ -355,10 +355,15 @@ def test_shipped_model_aligns_a_bundled_pair():
 @pytest.fixture(scope="module")
 def handlers():
     pytest.importorskip("gradio")
+    import functools
+
     from demos import tcc as tab
+    from demos.tab import Tab
 
     model = tcc.build_model(TINY).eval()           # the tab's logic does not depend on the shipped weights
-    return tab, tab.make_handlers({"shipped": lambda: model, "device": "cpu"})
+    t = Tab("tcc", "cpu", load=lambda device: model)
+    return tab, {name: functools.partial(fn, t) for name, fn in (
+        ("align", tab.align_videos), ("cycle", tab.show_cycle), ("phases", tab.carry_phases), ("train", tab.train_live))}
 
 
 def test_tab_align_handler_on_a_bundled_pair(handlers):
@@ -384,14 +389,14 @@ def test_tab_train_handler_and_bad_inputs(handlers):
     model, fig, msg = h["train"](a, b, "the shipped model", 10, None, progress=None)   # the tiny stand-in
     assert model is not None and "after" in msg
     out = h["align"](a, b, "", model)
-    assert "your live-trained model" in out[3]
-    wrapped = tab.friendly(h["align"])
+    assert "your model (" in out[3]
+    wrapped = tab.common.friendly(h["align"])
     with pytest.raises(gr.Error):
         wrapped(None, b, "", None)
     with pytest.raises(gr.Error):
         wrapped(__file__, b, "", None)             # not a video
     with pytest.raises(gr.Error):
-        tab.friendly(h["cycle"])(3, None)          # nothing aligned yet
+        tab.common.friendly(h["cycle"])(3, None)          # nothing aligned yet
     with pytest.raises(gr.Error):
         tab.parse_boundaries("a, b", 10)
     with pytest.raises(gr.Error):
