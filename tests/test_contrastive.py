@@ -265,3 +265,50 @@ def test_shipped_model_retrieves_held_out_clips_and_card_states_the_sweep():
               "milnce_minus_infonce_r1_std", "chance_r1"):
         assert k in m, k
     assert m["milnce_r1"] > m["infonce_r1"] > m["chance_r1"]
+
+
+# --------------------------------------------------------------------- the tab
+
+@pytest.fixture(scope="module")
+def tab():
+    pytest.importorskip("gradio")
+    from demos import contrastive as tab_module
+    from demos.tab import Tab
+
+    model = C.build_model(TINY).eval()             # the tab's logic does not depend on the shipped weights
+    return tab_module, Tab("contrastive", "cpu", load=lambda device: model)
+
+
+def test_tab_batch_marks_positives_and_answers_the_controls(tab):
+    m, t = tab
+    pic, matrix, curves, text = m.show_batch(t, m.LEVEL_NAMES[-1], "MIL-NCE (bag of 5)", 0.1, 5, 3, None)
+    assert pic.ndim == 3 and pic.shape[2] == 3 and pic.shape[0] > 6 * 20
+    assert matrix is not None and curves is not None and "6 clips, 5 negatives each" in text
+    _, _, _, sharper = m.show_batch(t, m.LEVEL_NAMES[0], "InfoNCE (one positive)", 0.02, 5, 3, None)
+    assert "nearest in time, **6** truly" in sharper    # aligned: every nearest narration describes its clip
+    import gradio as gr
+    with pytest.raises(gr.Error):
+        t.handler(m.show_batch)("no such level", "InfoNCE (one positive)", 0.1, 5, 0, None)
+    with pytest.raises(gr.Error):
+        t.handler(m.show_batch)(m.LEVEL_NAMES[0], "InfoNCE (one positive)", float("nan"), 5, 0, None)
+
+
+def test_tab_retrieve_marks_the_right_clip_and_unknown_words(tab):
+    m, t = tab
+    pic, text = m.retrieve(t, "the red disc moves left", None)
+    assert pic.ndim == 3 and "ranks **#" in text
+    _, text = m.retrieve(t, "a purple elephant", None)
+    assert "purple, elephant" in text and "no clip is marked" in text
+    import gradio as gr
+    with pytest.raises(gr.Error):
+        t.handler(m.retrieve)("   ", None)
+
+
+def test_tab_trains_live_and_then_answers_with_the_visitors_model(tab):
+    m, t = tab
+    mine, fig, msg = m.train_live(t, "InfoNCE (one positive)", m.LEVEL_NAMES[1], 50, 0.1, 7, None, progress=None)
+    assert mine["model"] is not t.shipped() and "R@1" in msg and fig is not None
+    _, text = m.retrieve(t, "the blue cross moves up", mine)
+    assert "your model" in text
+    fig = m.sweep_figure({})                         # no card yet: a figure that says so
+    assert fig is not None

@@ -107,3 +107,40 @@ def batch_losses(clip_emb: np.ndarray, bag_emb: np.ndarray, temperature: float, 
            "softmax_row0": torch.softmax(sim1[0] / temperature, 0).numpy().astype(np.float32),
            "batch": B}
     return out
+
+
+def sample_batch(model: ContrastiveModel, shift: float, unrelated: float, batch: int = 8, seed: int = 0,
+                 bag: int | None = None) -> dict:
+    """A training batch as the loss sees it, embedded, with the truth the loss never sees.
+
+    `batch` narrated videos rendered from `seed` (training-range seeds, at this misalignment),
+    one item cut from each. Returns clips (B, T, S, S, 3) uint8, texts [[str] * K] * B (nearest in
+    time first), events (B,) shown, about (B, K) described (-1: chit-chat), clip_emb (B, D),
+    bag_emb (B, K, D), sim (B, B) clip x nearest narration, sim_bag (B, B K).
+    """
+    from core.contrastive.data import VideoPool
+
+    c = model.config
+    cfg = Config(**{**{f: getattr(c, f) for f in ("size", "frames", "max_words", "segments")},
+                    "shift": float(shift), "unrelated": float(unrelated), "pool": int(batch),
+                    "bag": int(bag or c.bag)})
+    pool = VideoPool(cfg, np.random.default_rng(int(seed)))
+    s = pool.sample(int(batch))
+    s["clip_emb"] = embed_clips(model, list(s["clips"]))
+    B, K = s["about"].shape
+    s["bag_emb"] = embed_texts(model, [t for bag_texts in s["texts"] for t in bag_texts]).reshape(B, K, -1)
+    s["sim"] = s["clip_emb"] @ s["bag_emb"][:, 0].T
+    s["sim_bag"] = s["clip_emb"] @ s["bag_emb"].reshape(B * K, -1).T
+    return s
+
+
+def loss_curves(clip_emb: np.ndarray, bag_emb: np.ndarray, temperatures, negatives) -> dict:
+    """Both losses on one embedded batch across temperatures (all negatives) and across numbers of negatives
+    (at temperatures[0]'s default, given as the first value): {"temperature": {...}, "negatives": {...}}."""
+    temps = [float(t) for t in temperatures]
+    negs = [int(n) for n in negatives]
+    by_t = [batch_losses(clip_emb, bag_emb, t) for t in temps]
+    by_n = [batch_losses(clip_emb, bag_emb, temps[0], n) for n in negs]
+    keys = ("infonce", "milnce", "infonce_chance", "milnce_chance")
+    return {"temperature": {"x": temps, **{k: [r[k] for r in by_t] for k in keys}},
+            "negatives": {"x": negs, **{k: [r[k] for r in by_n] for k in keys}}}
