@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import gradio as gr
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from core import common as core_common
 from core import contrastive as C
@@ -16,7 +16,7 @@ from demos import common, figures
 from demos.tab import Tab
 
 METHOD = "contrastive"
-SHOW = 72                     # px of one shown frame (the clips are 32 px)
+SHOW = 64                     # px of one shown frame (the clips are 32 px)
 LIVE_STEPS = (50, 400, 150)   # min, max, default steps of live training (~4 steps/s on one CPU thread)
 RIGHT, WRONG, TRUTH = "#2ca02c", "#d62728", "#1f77b4"   # the lab's colours: right, wrong, the truth
 
@@ -55,16 +55,29 @@ def clip_strip(clip: np.ndarray, n: int = 4, side: int = SHOW) -> np.ndarray:
     return figures.side_by_side(frames, gap=2)
 
 
-def labelled_rows(rows: list[np.ndarray], labels: list[str], colours: list | None = None) -> np.ndarray:
-    """Strips stacked top to bottom, each with its caption on a bar below it."""
+def labelled_rows(rows: list[np.ndarray], lines: list[list[str]], colours: list | None = None,
+                  text_width: int = 460) -> np.ndarray:
+    """Strips stacked top to bottom, each with its lines of text beside it on a dark panel (line 2 coloured)."""
+    f = figures.font(15)
     out = []
-    for i, (r, text) in enumerate(zip(rows, labels)):
-        col = _rgb(colours[i]) if colours else figures.WHITE
-        out.append(figures.caption(r, text, col, below=True))
-        out.append(np.full((4, r.shape[1], 3), 255, np.uint8))
-    width = max(o.shape[1] for o in out)
-    out = [np.pad(o, ((0, 0), (0, width - o.shape[1]), (0, 0)), constant_values=255) for o in out]
+    for i, (r, text) in enumerate(zip(rows, lines)):
+        panel = Image.new("RGB", (text_width, r.shape[0]), (30, 30, 30))
+        d = ImageDraw.Draw(panel)
+        for k, line in enumerate(text):
+            col = _rgb(colours[i]) if (colours and k == len(text) - 1) else figures.WHITE
+            d.text((8, 6 + 22 * k), _fit(d, line, f, text_width - 12), fill=col, font=f)
+        out.append(figures.side_by_side([r, np.asarray(panel)], gap=4))
+        out.append(np.full((4, out[-1].shape[1], 3), 255, np.uint8))
     return np.concatenate(out[:-1], 0)
+
+
+def _fit(draw, text: str, font, width: int) -> str:
+    """text cut with an ellipsis to fit `width` pixels."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "...", font=font) > width:
+        text = text[:-1]
+    return text + "..."
 
 
 def _rgb(hex_colour: str) -> tuple:
@@ -97,8 +110,8 @@ def matrix_figure(s: dict, loss: str, temperature: float):
         ax.set_xticks([i * K + (K - 1) / 2 for i in range(B)], [f"bag {i + 1}" for i in range(B)], fontsize=7)
     else:
         ax.set_xticks(range(B), [f"n{i + 1}" for i in range(B)], fontsize=8)
-    ax.set_title(f"{'MIL-NCE' if milnce else 'InfoNCE'}: white boxes = positives the loss uses; "
-                 f"green rings = narrations that truly describe the clip", fontsize=9)
+    ax.set_title(f"{'MIL-NCE' if milnce else 'InfoNCE'} positives (white boxes); true pairs (green rings)",
+                 fontsize=10, loc="right")
     return fig
 
 
@@ -130,7 +143,7 @@ def curves_figure(curves: dict, temperature: float, negatives: int):
 
 def sweep_figure(metrics: dict | None):
     """R@1 and R@5 against misalignment from the model card, with each seed and the spread."""
-    fig = figures.new_figure(8.0, 3.2)
+    fig = figures.new_figure(9.0, 3.6)
     if not metrics or "infonce_r1_level0" not in metrics:
         ax = fig.add_subplot()
         ax.text(0.5, 0.5, "no sweep in the model card yet:\npython -m core.train contrastive", ha="center",
@@ -153,14 +166,12 @@ def sweep_figure(metrics: dict | None):
                 seeds = [v for key, v in metrics.items() if key.startswith(f"{loss}_{r}_level{i}_seed")]
                 ax.plot([x[i]] * len(seeds), seeds, ".", color=colour, alpha=0.5)
         ax.axhline(metrics.get(f"chance_{r}", 0), color="grey", ls=":", label="chance")
-        ax.set_xticks(range(len(levels)), names, fontsize=7)
+        ax.set_xticks(range(len(levels)), names, fontsize=8)
         ax.set_ylim(0, 1.02)
         ax.set_ylabel(f"held-out R@{r[1:]}, narration -> clip")
-        ax.set_xlabel("misalignment of the training narration")
+        ax.set_xlabel("training narration: shift, unrelated\n(nearest right / bag right)", fontsize=8)
         if k == 0:
             ax.legend(fontsize=7, loc="lower left")
-    fig.suptitle(f"each loss trained {metrics.get('sweep_steps', '?')} steps from {metrics.get('sweep_seeds', '?')} "
-                 "seeds on the same batches (dots: single seeds)", fontsize=9)
     return fig
 
 
@@ -170,8 +181,8 @@ def _level_labels(metrics: dict, levels: list[int]) -> list[str]:
         right = metrics.get(f"nearest_right_level{i}")
         bag = metrics.get(f"bag_right_level{i}")
         shift, unrel = _level_of(metrics, i, len(levels))
-        extra = f"\nright: {right:.0%} / bag {bag:.0%}" if right is not None else ""
-        out.append(f"shift {shift:g}, {unrel:.0%} off{extra}")
+        extra = f"\n{right:.0%} / {bag:.0%}" if right is not None else ""
+        out.append(f"{shift:g}, {unrel:.0%}{extra}")
     return out
 
 
@@ -204,8 +215,8 @@ def show_batch(tab: Tab, level, loss_name, temperature, negatives, seed, mine):
         rows.append(clip_strip(s["clips"][i]))
         right = s["about"][i, 0] == s["events"][i]
         in_bag = bool((s["about"][i] == s["events"][i]).any())
-        labels.append(f"clip {i + 1}: shows \"{C.describe(int(s['events'][i]))}\" | nearest narration n{i + 1}: "
-                      f"\"{s['texts'][i][0]}\"")
+        labels.append([f"clip {i + 1} shows: {C.describe(int(s['events'][i]))}",
+                       f"n{i + 1}, said nearest: \"{s['texts'][i][0]}\""])
         colours.append(RIGHT if right else (TRUTH if in_bag else WRONG))
     picture = labelled_rows(rows, labels, colours)
     fig = matrix_figure(s, loss, temperature)
@@ -254,7 +265,7 @@ def retrieve(tab: Tab, text, mine):
     for rank, (i, v) in enumerate(zip(idx[0], sims[0])):
         rows.append(clip_strip(g["clips"][i]))
         hit = bool(meant) and int(g["events"][i]) in meant
-        labels.append(f"#{rank + 1}  similarity {v:.2f}  shows \"{C.describe(int(g['events'][i]))}\"")
+        labels.append([f"#{rank + 1}, similarity {v:.2f}", f"shows: {C.describe(int(g['events'][i]))}"])
         colours.append(RIGHT if hit else (WRONG if meant else "#ffffff"))
     picture = labelled_rows(rows, labels, colours)
     lines = [f"**Query:** \"{text}\", answered by {who} among {len(g['events'])} held-out clips "
@@ -405,10 +416,13 @@ def _sweep_words(m: dict) -> str:
             f"**{m['milnce_r1']:.0%}** of the time (std {m['milnce_r1_std']:.0%} over {m['sweep_seeds']} seeds), "
             f"InfoNCE **{m['infonce_r1']:.0%}** (std {m['infonce_r1_std']:.0%}): MIL-NCE ahead by "
             f"**{m['milnce_minus_infonce_r1']:+.0%}** (std {m['milnce_minus_infonce_r1_std']:.0%}, smallest "
-            f"{m['milnce_minus_infonce_r1_min']:+.0%}); chance {m['chance_r1']:.1%}. With aligned narration the "
-            f"order flips (InfoNCE {m['infonce_r1_level0']:.0%}, MIL-NCE {m['milnce_r1_level0']:.0%}): a bag "
-            "of 5 then holds 4 wrong positives, which cost more than they save. Under each level: how often the "
-            "narration nearest in time describes the clip, and how often the bag holds one that does.")
+            f"{m['milnce_minus_infonce_r1_min']:+.0%}); chance {m['chance_r1']:.1%}. "
+            + (f"With aligned narration the order flips (InfoNCE {m['infonce_r1_level0']:.0%}, MIL-NCE "
+               f"{m['milnce_r1_level0']:.0%}): a bag of 5 then holds 4 wrong positives, which cost more than they "
+               "save. " if m["infonce_r1_level0"] > m["milnce_r1_level0"] else "")
+            + f"Each loss trained {m['sweep_steps']} steps from each of {m['sweep_seeds']} seeds on the same "
+            "batches (dots: single seeds; bars: std). Under each level: how often the narration nearest in time "
+            "describes the clip, and how often the bag of 5 holds one that does.")
 
 
 if __name__ == "__main__":
