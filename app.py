@@ -82,6 +82,7 @@ TABS: list[tuple[str, str, str]] = [
     ("tcc", "TCC alignment", "demos.tcc"),
     ("sound_localization", "Sound localization", "demos.sound_localization"),
     ("videomae", "VideoMAE", "demos.videomae"),
+    ("contrastive", "Contrastive", "demos.contrastive"),
 ]
 
 MAX_FILE_SIZE = "100mb"        # matches core.media.MAX_FILE_MB: larger uploads are refused by the server

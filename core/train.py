@@ -37,7 +37,7 @@ import torch
 
 from core import common, device as devices
 
-METHODS = ("jigsaw", "sequence_sort", "colorization", "tcc", "sound_localization", "videomae")
+METHODS = ("jigsaw", "sequence_sort", "colorization", "tcc", "sound_localization", "videomae", "contrastive")
 
 
 # --------------------------------------------------------------------- the one training loop

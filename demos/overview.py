@@ -18,7 +18,7 @@ METHODS = [
     ("colorization", "Colorization tracking", "generative (predict the missing colour)",
      "Colour a grey frame by pointing into a coloured one; the pointer then tracks objects.",
      "Vondrick et al., *Tracking Emerges by Colorizing Videos*, ECCV 2018"),
-    ("tcc", "TCC alignment", "contrastive / cycle-consistency",
+    ("tcc", "TCC alignment", "cycle-consistency",
      "Embed frames so that nearest neighbours cycle back across two videos of one action.",
      "Dwibedi et al., *Temporal Cycle-Consistency Learning*, CVPR 2019"),
     ("sound_localization", "Sound localization", "cross-modal",
@@ -27,6 +27,12 @@ METHODS = [
     ("videomae", "VideoMAE", "generative (masked modelling)",
      "Hide 90% of a video in tubes and reconstruct it from the rest.",
      "Tong et al., *VideoMAE: Masked Autoencoders are Data-Efficient Learners*, NeurIPS 2022"),
+    ("contrastive", "Contrastive", "contrastive",
+     "Pull a clip and its narration together, push the batch's other narrations away; with narration out of "
+     "step, MIL-NCE takes a bag of nearby narrations as positives.",
+     "van den Oord et al., *Representation Learning with Contrastive Predictive Coding*, 2018 (InfoNCE); "
+     "Miech et al., *End-to-End Learning of Visual Representations from Uncurated Instructional Videos*, "
+     "CVPR 2020 (MIL-NCE)"),
 ]
 
 INTRO = """
@@ -52,7 +58,8 @@ FAMILIES = """
 |---|---|---|
 | **pretext tasks** | invent a puzzle from the data and classify its answer | Jigsaw, Sequence sort |
 | **generative** | predict hidden parts of the signal (colour, masked patches) | Colorization tracking, VideoMAE |
-| **contrastive / cycle-consistency** | pull together what should match, push apart what should not | TCC alignment |
+| **contrastive** | pull together what should match, push apart what should not | Contrastive (InfoNCE, MIL-NCE) |
+| **cycle-consistency** | go from one video to another and back, and land where you started | TCC alignment |
 | **cross-modal** | let one modality supervise another (sound and sight) | Sound localization |
 """
 

@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-METHODS = ["jigsaw", "sequence_sort", "colorization", "tcc", "sound_localization", "videomae"]
+METHODS = ["jigsaw", "sequence_sort", "colorization", "tcc", "sound_localization", "videomae", "contrastive"]
 
 
 @pytest.mark.slow

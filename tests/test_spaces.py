@@ -27,10 +27,11 @@ WRAPPED = {
     "tcc_align", "tcc_cycle", "tcc_phases", "tcc_train",
     "sound_localization_localize", "sound_localization_train",
     "videomae_reconstruct", "videomae_curve", "videomae_leak", "videomae_train",
+    "contrastive_batch", "contrastive_retrieve", "contrastive_retrieve_submit", "contrastive_train",
 }
 # Each tab's main click on its default example (the component's value, else the first bundled example).
 MAIN_CLICKS = ["jigsaw_solve", "sequence_sort_sort", "colorization_track", "tcc_align",
-               "sound_localization_localize", "videomae_reconstruct"]
+               "sound_localization_localize", "videomae_reconstruct", "contrastive_retrieve"]
 
 
 class StubSpaces(types.ModuleType):
