@@ -20,8 +20,10 @@ For each tab, on its default example:
 and for the app: its import time, its cold start (from `python app.py` to the first HTTP 200),
 and the server's peak resident memory (with its ffmpeg helpers, sampled every 50 ms) over all clicks.
 
-Budgets on 2 CPU cores at default settings (DESIGN.md): core within 1 s, click within 3 s,
-cold start within 10 s, peak memory within 2 GB; on a GPU every core call within 100 ms.
+Budgets on 2 CPU cores at default settings (issue 22, tightening DESIGN.md's): core within 1 s, a
+warm click's median within 1 s and a first click within 2 s, cold start within 6 s, peak memory
+within 2 GB; on a GPU every core call within 100 ms. Other work on the machine inflates every
+timing: the run records the load average, and --before compares under the same load.
 `--device cuda` runs the core calls and the app on the GPU and adds a parity check: each
 contract function on the same input on CPU and on CUDA, compared (bench/parity.py).
 Prints a table and writes JSON (bench/results/latency.json).
@@ -49,8 +51,10 @@ from core import sources, media  # noqa: E402
 from core import device as devices  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUDGET_CPU = {"core_s": 1.0, "click_s": 3.0, "cold_start_s": 10.0, "peak_rss_mb": 2048}
+# issue 22: a warm click's median within 1 s, a first click within 2 s, cold start within 6 s (2 CPU cores)
+BUDGET_CPU = {"core_s": 1.0, "click_s": 1.0, "first_click_s": 2.0, "cold_start_s": 6.0, "peak_rss_mb": 2048}
 BUDGET_GPU_CORE_S = 0.1
+FLOOR_API = "/colorization_forget"        # no inputs, no work: what any click costs before it computes
 
 
 # --------------------------------------------------------------------- each tab's default example
@@ -296,6 +300,14 @@ def click_times(url: str | dict, tabs: list[str], runs: int, rss: RssSampler | N
     ins = _tab_inputs()
     clients = {k: Client(u, verbose=False) for k, u in urls.items()}
     out = {k: {} for k in urls}
+    floor = {k: [] for k in clients}             # a click that computes nothing: the queue's and client's own cost
+    for _ in range(max(3, runs)):
+        for k, c in clients.items():
+            t0 = time.perf_counter()
+            c.predict(api_name=FLOOR_API)
+            floor[k].append(time.perf_counter() - t0)
+    for k in clients:
+        out[k]["_floor"] = summary(floor[k])
     for tab in tabs:
         spec = ins[tab]
         first = {k: one_click(c, spec, logs.get(k)) for k, c in clients.items()}
@@ -321,11 +333,13 @@ def click_times(url: str | dict, tabs: list[str], runs: int, rss: RssSampler | N
 # --------------------------------------------------------------------- the table
 
 NOTES = {
-    "sequence_sort": "whole clip decoded; motion energy; 4 frames",
-    "colorization": "32 frames: colourize twice (learned, raw grey) + propagate; 2 videos encoded",
-    "tcc": "both clips embedded; 1 synced video encoded",
-    "sound_localization": "click maps every frame of the clip; results for a bundled clip are cached",
-    "videomae": "whole clip reconstructed + 2 baselines; 1 video encoded",
+    "jigsaw": "3 pictures and 1 plot; the plot is drawn once per distinct answer",
+    "sequence_sort": "whole clip decoded (once per content); motion energy; 4 frames",
+    "colorization": "32 frames: colour and mask in one pass over the learned pointer; raw-pixel baselines "
+                    "cached per clip, mask and settings; 2 videos encoded",
+    "tcc": "both clips embedded; 1 synced video encoded; 4 plots, each drawn once per distinct data",
+    "sound_localization": "click maps every frame of the clip; the random-init baseline is cached per clip and sound",
+    "videomae": "whole clip reconstructed + 2 baselines (its core stage includes them); 1 video encoded",
 }
 
 
@@ -357,13 +371,18 @@ def table(result: dict) -> str:
         core_txt = f"{c['median']:.3f} s ({c['p90']:.3f})" if c else "-"
         first_txt = f"{k['first']:.2f} s" if k else "-"
         click_txt = f"{k['median']:.2f} s ({k['p90']:.2f})" if k else "-"
-        ok = (c is None or c["p90"] <= budget["core_s"]) and (k is None or max(k["first"], k["p90"]) <= budget["click_s"])
+        ok = (c is None or c["p90"] <= budget["core_s"]) and (k is None or (
+            k["median"] <= budget["click_s"] and k["first"] <= budget.get("first_click_s", budget["click_s"])))
         lines.append(f"| {tab} | {core_txt} | {first_txt} | {click_txt} | {'yes' if ok else '**no**'} |")
     app = result.get("app")
     if app:
         lines += ["", f"App: import {app['import_s']:.2f} s; cold start to first HTTP 200 {app['cold_start_s']:.2f} s "
                       f"(budget {budget['cold_start_s']:.0f} s); server memory {app.get('idle_rss_mb', 0):.0f} MB idle, "
                       f"peak {app['peak_rss_mb']:.0f} MB over all clicks (budget {budget['peak_rss_mb']} MB)."]
+    floor = result.get("click", {}).get("_floor")
+    if floor:
+        lines += ["", f"A click that computes nothing ({FLOOR_API}): median {floor['median']:.2f} s "
+                      f"(p90 {floor['p90']:.2f}), the queue's and the client's own share of every click."]
     st = stage_table(result.get("click", {}), result["tabs"])
     if st:
         lines += ["", "Where a warm click's time goes (medians, seconds):", "", st]
