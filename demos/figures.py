@@ -132,6 +132,7 @@ def bar_figure(labels, values, highlight: int | None = None, title: str = "", xl
 
 # --------------------------------------------------------------------- words on pictures
 
+@functools.lru_cache(maxsize=8)         # Pillow decodes its built-in font from base64 on every load
 def font(size: int = 10):
     try:
         return ImageFont.load_default(size=size)
