@@ -5,32 +5,44 @@ import json
 import threading
 import time
 
-import pytest
 
 from core import stages
 
 
-def test_stages_nest_exclusively_and_now_switches():
+class Clock:
+    """A perf_counter that moves only when told: exact sums whatever the machine's load."""
+
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+    def sleep(self, s):
+        self.t += s
+
+
+def test_stages_nest_exclusively_and_now_switches(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(stages.time, "perf_counter", clock)
     with stages.record() as rec:
         with stages.stage("other"):
-            time.sleep(0.02)
+            clock.sleep(2)
             with stages.stage("decode"):
-                time.sleep(0.04)
+                clock.sleep(4)
             stages.now("core")
-            time.sleep(0.03)
+            clock.sleep(3)
             with stages.stage("encoding"):           # inside a `now` stage: core's clock stops meanwhile
-                time.sleep(0.02)
+                clock.sleep(2)
+            clock.sleep(1)                           # back in core
             stages.now("figures")
-            time.sleep(0.02)
+            clock.sleep(5)
+        clock.sleep(7)                               # in the record but in no stage: not counted
         with stages.stage("gradio_out"):
-            time.sleep(0.01)
-    st = stages.summary(rec)
-    assert list(st) == ["decode", "core", "figures", "encoding", "other", "gradio_out"]   # known order
-    assert st["decode"] == pytest.approx(0.04, abs=0.015)
-    assert st["core"] == pytest.approx(0.03, abs=0.015)          # not the 0.05 it would be with encoding inside
-    assert st["encoding"] == pytest.approx(0.02, abs=0.015)
-    assert st["other"] == pytest.approx(0.02, abs=0.015)         # its own time only
-    assert rec["_stack"] == []                                   # the `now` stages closed with their block
+            clock.sleep(1)
+    assert stages.summary(rec) == {"decode": 4, "core": 4, "figures": 5, "encoding": 2, "other": 2,
+                                   "gradio_out": 1}    # known stages in their order, each second once
+    assert rec["_stack"] == []                       # the `now` stages closed with their block
 
 
 def test_without_a_record_nothing_is_kept():
@@ -65,7 +77,7 @@ def test_each_thread_keeps_its_own_record_and_a_copied_context_shares_it():
         worker = threading.Thread(target=contextvars.copy_context().run, args=(_timed_core,))
         worker.start()
         worker.join()
-    assert rec["stages"]["core"] >= 0.01
+    assert rec["stages"]["core"] >= 0.009
 
 
 def _timed_core():
@@ -110,7 +122,7 @@ def test_the_app_records_every_event_with_its_stages(tmp_path):
     assert rec["api_name"] == "double"
     st = rec["stages"]
     assert {"gradio_in", "decode", "core", "gradio_out"} <= set(st)
-    assert st["decode"] >= 0.015 and st["core"] >= 0.025
+    assert st["decode"] >= 0.019 and st["core"] >= 0.029              # at least what they slept
     assert sum(st.values()) <= rec["server_s"] + 1e-3            # each second counted once
 
 
