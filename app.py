@@ -160,6 +160,19 @@ def cpu_threads(cores: int | None = None, concurrency: int = CONCURRENCY) -> int
 CSS = """
 .ssl-note {font-size: 0.9em; opacity: 0.85}
 footer {visibility: hidden}
+/* a block's label sits above what it labels: never over a figure's title or a frame's caption */
+.gradio-container label.float[data-testid="block-label"], .gradio-container .block > label.float {
+  position: static !important; margin: 0 0 var(--size-1) 0;}
+/* ...and its block grows to hold both (gradio sizes the block for the picture alone); players stay short */
+.gradio-container .block:has(> label.float[data-testid="block-label"]:not(.hide)) {height: auto !important;}
+.gradio-container .video-container video {max-height: 280px; object-fit: contain}
+.gradio-container .ssl-input video {max-height: 180px}
+/* formulas scroll sideways on a phone instead of running off the page */
+.katex-display, .ssl-formula, .ssl-idea {overflow-x: auto; overflow-y: hidden; max-width: 100%}
+/* a plot keeps its own size, up to its column: its letters stay as large as they were drawn */
+.ssl-plot img {max-width: 100%; height: auto}
+/* an examples table wraps its words instead of cutting them */
+.gradio-container table td, .gradio-container table th {white-space: normal; overflow-wrap: anywhere}
 """
 
 
@@ -189,6 +202,9 @@ def share_the_cores(demo: gr.Blocks, concurrency: int = CONCURRENCY) -> None:
     """
     for fn in demo.fns.values():
         if fn.concurrency_limit != "default":
+            continue
+        if str(fn.api_name or "").endswith("_arrival"):     # serves a kept result: no slot needed to wait in
+            fn.concurrency_id, fn.concurrency_limit = "arrival", None
             continue
         training = bool(fn.api_name) and str(fn.api_name).endswith("_train")
         fn.concurrency_id = "train" if training else "compute"
@@ -252,7 +268,12 @@ def main(argv=None) -> int:
     from demos import stages
     stages.install(demo)                # only with SSL_LAB_STAGE_LOG set: bench.latency's stage breakdown
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
-                max_file_size=MAX_FILE_SIZE, theme=gr.themes.Soft(), css=CSS, show_error=True)
+                max_file_size=MAX_FILE_SIZE, theme=gr.themes.Soft(), css=CSS, show_error=True,
+                prevent_thread_lock=True)
+    if not spaces_gpu.on_zero_gpu():        # on ZeroGPU the first visitor's arrival borrows the GPU instead
+        from demos import tab
+        tab.warm(demo)                      # every tab's default example, after the server already answers
+    demo.block_thread()
     return 0
 
 

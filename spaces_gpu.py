@@ -38,9 +38,10 @@ TRAIN_START_S = 20        # training: worker start, models onto the GPU, the fir
 TRAIN_STEP_S = 0.25       # training: seconds per step asked for (CPU: 0.1-0.5 s; not yet measured on ZeroGPU)
 TRAIN_MAX_S = 120         # the most one training run asks for (a free visitor has 5 min of GPU a day)
 
-LIGHT_SUFFIXES = ("_forget",)
+# an arrival serves a default kept in memory (computed through `gpu`); a preview re-encodes an upload with ffmpeg
+LIGHT_SUFFIXES = ("_forget", "_arrival", "_preview", "_preview1")
 LIGHT = frozenset({"sequence_sort_reshuffle", "colorization_example_mask", "colorization_first_frame",
-                   "colorization_target"})
+                   "colorization_target", "sound_localization_clip_length"})
 
 _spaces = None
 
@@ -154,6 +155,15 @@ def on_device(fn, device):
         args, kwargs = _move(args, device, False), _move(kwargs, device, False)
         return _move(fn(*args, **kwargs), cpu, True)
     return call
+
+
+def gpu(fn, device, duration: int = CLICK_S, spaces=None):
+    """fn (no arguments) on the lent GPU on ZeroGPU, for work done outside a wrapped handler (a tab's
+    default example, computed once for every visitor); fn itself elsewhere."""
+    spaces = spaces or load_spaces()
+    if spaces is None:
+        return fn
+    return spaces.GPU(on_device(fn, device), duration=duration)
 
 
 def wrap(demo, device, spaces=None) -> dict:

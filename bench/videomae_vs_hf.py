@@ -9,8 +9,8 @@ mask, in one process, alternating, under torch.inference_mode(). Transformers'
 pre-training forward always computes its loss (normalized-pixel MSE on the masked
 tubelets), so ours is timed as forward plus the same loss (`videomae_loss`, which
 also runs our pixel head); our forward alone is printed too. Prints medians and
-the ratio ours/theirs (target: at most 1.0). transformers is a dev/bench
-dependency only (requirements-dev.txt); the app never imports it.
+the ratio ours/theirs (target: at most 1.0). transformers is pinned in
+requirements.txt: the VideoMAE tab loads the official checkpoint with it (core.videomae.load_hf).
 """
 from __future__ import annotations
 

@@ -494,6 +494,50 @@ def _write_wav(path: str, audio: np.ndarray, sample_rate: int) -> str:
     return path
 
 
+BROWSER_CODECS = ("h264", "vp8", "vp9", "av1")     # what Chromium, Firefox and Safari all play in mp4/webm
+BROWSER_PIXELS = ("yuv420p", "yuvj420p")
+
+
+def _ffmpeg() -> str:
+    import imageio_ffmpeg              # moviepy's own ffmpeg binary: nothing else to install
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def probe_video(path) -> dict:
+    """{"codec", "pixels", "audio"} of a video's first video stream, read from ffmpeg's description
+    (codec and pixel format None when it names none)."""
+    import re
+    out = subprocess.run([_ffmpeg(), "-hide_banner", "-i", os.fspath(path)], capture_output=True, text=True,
+                         timeout=60).stderr
+    m = re.search(r"Stream #\S+.*?: Video: (\w+)[^,\n]*(?:, (\w+))?", out)
+    return {"codec": m.group(1) if m else None, "pixels": (m.group(2) if m else None),
+            "audio": bool(re.search(r"Stream #\S+.*?: Audio:", out))}
+
+
+def browser_playable(path, max_seconds: float = 60.0) -> tuple[str, str | None]:
+    """(path, None) when browsers play the video as it is; else (an H.264/AAC copy, a note saying why).
+
+    Old MPEG-4 Part 2 (an .mp4 from an old camera), MJPEG or 4:4:4 pixels decode fine here but show a
+    blank preview in a browser. The copy keeps the sound and the first `max_seconds`.
+    """
+    info = probe_video(path)
+    if info["codec"] in BROWSER_CODECS and (info["pixels"] or "yuv420p") in BROWSER_PIXELS:
+        return os.fspath(path), None
+    folder = fresh_dir()
+    out = os.path.join(folder, os.path.splitext(os.path.basename(os.fspath(path)))[0] + "_h264.mp4")
+    cmd = [_ffmpeg(), "-y", "-loglevel", "error", "-i", os.fspath(path), "-t", f"{max_seconds:g}",
+           "-map", "0:v:0", "-map", "0:a:0?", "-c:v", "libx264", "-preset", "ultrafast",
+           "-pix_fmt", "yuv420p", "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", "-c:a", "aac",
+           "-movflags", "+faststart", out]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0 or not os.path.isfile(out):
+        raise MediaError(f"This video ({info['codec'] or 'an unknown codec'}) cannot be shown in a browser and "
+                         f"could not be converted ({done.stderr.strip()[-200:] or 'ffmpeg failed'}). It may still "
+                         "be usable: press the button to try.")
+    what = f"{info['codec']}, {info['pixels']}" if info["pixels"] else str(info["codec"])
+    return out, f"Your video ({what}) does not play in a browser: the preview is an H.264 copy."
+
+
 @stages.timed("encoding")
 def save_image(image: np.ndarray, name: str = "image.png") -> str:
     """Write an image losslessly into a fresh folder and return its path."""

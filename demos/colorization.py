@@ -24,9 +24,18 @@ from demos.tab import Tab
 METHOD = "colorization"
 EXAMPLES_DIR = os.path.join(core_common.ROOT, "assets", "examples", "colorization")
 MAX_FRAMES = 48            # longer clips are cut: the click must stay within a few seconds on a CPU
+POINTER_VIEW = 300         # pictures a visitor clicks on are enlarged (whole pixels) to about this many pixels
+DEFAULT_FRAMES = 32
+
+SUMMARY = r"""
+### Colorization tracking: colour a grey frame by pointing into a coloured one
+The network colours grey frames by **pointing** at the pixels of a coloured first frame that look the same;
+trained only for colour, the pointer has become a **tracker**: it carries a first-frame mask through the clip
+(Vondrick et al., *Tracking Emerges by Colorizing Videos*, ECCV 2018).
+"""
 
 IDEA = r"""
-### Colorization tracking: *Tracking Emerges by Colorizing Videos* (Vondrick et al., ECCV 2018)
+*Tracking Emerges by Colorizing Videos* (Vondrick et al., ECCV 2018).
 
 Colour stays with the surface it belongs to. So show a network a **grey** frame and a **coloured**
 reference frame, and ask it to colour the grey one by *pointing*: every grey position $j$ chooses,
@@ -120,6 +129,16 @@ def _heat_overlay(frame: np.ndarray, heat: np.ndarray, decades: float = 3.0) -> 
     return _mark(figures.heat_overlay(frame, heat, dim=0.35), (int(y), int(x)), (0, 255, 0))
 
 
+def _zoom_factor(shape) -> int:
+    """The whole-pixel enlargement that shows a frame of this (H, W, ...) shape at about POINTER_VIEW pixels."""
+    return max(1, int(round(POINTER_VIEW / max(shape[0], shape[1]))))
+
+
+def _zoom(image: np.ndarray, factor: int) -> np.ndarray:
+    """Each pixel as a factor x factor block: big enough to click, and a click maps back exactly."""
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
 def _mark(image: np.ndarray, point: tuple[int, int], colour=(0, 255, 255)) -> np.ndarray:
     """A small cross at point (y, x)."""
     out = image.copy()
@@ -135,21 +154,21 @@ def _mark(image: np.ndarray, point: tuple[int, int], colour=(0, 255, 255)) -> np
 def _scores_figure(acc: dict, j: dict | None):
     fig = figures.new_figure(6.0, 2.8 if j is None else 4.6)
     ax = fig.add_subplot(2 if j is not None else 1, 1, 1)
-    for key, style in (("learned", "-"), ("raw pixels (grey)", "--")):
-        ax.plot(np.arange(2, len(acc[key]) + 2), acc[key], style, label=key)
+    for key, style, colour in (("learned", "-", figures.ANSWER), ("raw pixels (grey)", "--", figures.BASELINE)):
+        ax.plot(np.arange(2, len(acc[key]) + 2), acc[key], style, color=colour, label=key)
     ax.set_ylabel("colour accuracy")
     ax.set_ylim(0, 1.02)
-    ax.set_title("pretext: colour frame t from frame 1 (share of right colour clusters)", fontsize=9)
-    ax.legend(fontsize=8)
+    ax.set_title("pretext: colour frame t from frame 1 (share right)")
+    ax.legend()
     if j is not None:
         ax2 = fig.add_subplot(2, 1, 2)
-        for key, style in (("learned", "-"), ("raw pixels (Lab)", "--")):
-            ax2.plot(np.arange(2, len(j[key]) + 2), j[key], style, label=key)
+        for key, style, colour in (("learned", "-", figures.ANSWER), ("raw pixels (Lab)", "--", figures.BASELINE)):
+            ax2.plot(np.arange(2, len(j[key]) + 2), j[key], style, color=colour, label=key)
         ax2.set_ylabel("J (IoU)")
         ax2.set_ylim(0, 1.02)
         ax2.set_xlabel("frame")
-        ax2.set_title("tracking: J per frame against the true masks", fontsize=9)
-        ax2.legend(fontsize=8)
+        ax2.set_title("tracking: J per frame against the true masks")
+        ax2.legend()
     else:
         ax.set_xlabel("frame")
     return fig
@@ -194,6 +213,17 @@ def _first_labels(mask_image, editor, hw: tuple[int, int]) -> tuple[np.ndarray, 
 def _digest(a: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(a).tobytes(), digest_size=16).hexdigest() + str(a.shape)
 
+
+
+def _first_frame(path) -> dict | None:
+    """The draw editor's canvas: the clip's first frame (None when there is no clip or it cannot be read)."""
+    if not path:
+        return None
+    try:
+        frame = common.cached_video_input(path).frames[0]
+    except Exception:  # noqa: BLE001  (an empty canvas; the button says what is wrong with the file)
+        return None
+    return {"background": frame, "layers": [], "composite": frame}
 
 
 def on_upload(tab: Tab, path):
@@ -244,11 +274,12 @@ def on_run(tab: Tab, path, mask, drawn, name, n, mine):
         lines.append("No true masks for this clip after frame 1, so no J: judge the overlay by eye.")
     lines.append(f"<span class='ssl-note'>{common.notes_text(v.notes)} {time.perf_counter() - t0:.1f} s."
                  "</span>")
-    state = {"frames": frames}
+    state = {"frames": frames, "pred": pred}
     t_show = min(8, T - 1)
+    z = _zoom_factor(frames.shape[1:])
     return ("\n\n".join(lines), colour_path, track_path, fig, state,
-            gr.update(maximum=T, value=t_show + 1), _grey_rgb(frames[t_show:t_show + 1])[0],
-            frames[0], frames[0], "Click a point on the target frame.")
+            gr.update(maximum=T, value=t_show + 1), _zoom(_grey_rgb(frames[t_show:t_show + 1])[0], z),
+            _zoom(frames[0], z), _zoom(frames[0], z), "Click a point on the target frame.")
 
 
 def on_target(tab: Tab, state, t):
@@ -256,15 +287,22 @@ def on_target(tab: Tab, state, t):
         return None
     frames = state["frames"]
     t = int(min(max(1, int(t) - 1), len(frames) - 1))          # the slider counts frames from 1
-    return _grey_rgb(frames[t:t + 1])[0]
+    return _zoom(_grey_rgb(frames[t:t + 1])[0], _zoom_factor(frames.shape[1:]))
 
 
 def on_point(tab: Tab, state, t, mine, evt: gr.SelectData):
     if not state:
         raise gr.Error("Run an example or your clip first, then click a point on its target frame.")
+    z = _zoom_factor(state["frames"].shape[1:])              # the picture clicked on is enlarged z times
+    return _pointer(tab, state, t, (int(evt.index[1]) // z, int(evt.index[0]) // z), mine)
+
+
+def _pointer(tab: Tab, state, t, point: tuple[int, int], mine):
+    """The pointer's weights on frame 1 for the point (y, x) of target frame t (counted from 1)."""
     frames = state["frames"]
     t = int(min(max(1, int(t) - 1), len(frames) - 1))          # the slider counts frames from 1
-    x, y = int(evt.index[0]), int(evt.index[1])
+    H, W = frames.shape[1:3]
+    y, x = min(max(0, point[0]), H - 1), min(max(0, point[1]), W - 1)
     model, who = tab.model(mine)
     heat = C.pointer_map(model, frames[t], frames[0], (y, x), "learned")
     heat_r = C.pointer_map(model, frames[t], frames[0], (y, x), "raw_grey")
@@ -274,8 +312,25 @@ def on_point(tab: Tab, state, t, mine, evt: gr.SelectData):
             f"positions get the weight, shown on a log scale over three decades (the peak is marked green). "
             f"Share of frame 1 above half the peak weight: learned {spread:.1%}, raw grey pixels "
             f"{spread_r:.1%}: raw grey values match every spot of a similar grey.")
-    return (_mark(_grey_rgb(frames[t:t + 1])[0], (y, x)), _heat_overlay(frames[0], heat),
-            _heat_overlay(frames[0], heat_r), text)
+    z = _zoom_factor(frames.shape[1:])
+    return (_zoom(_mark(_grey_rgb(frames[t:t + 1])[0], (y, x)), z), _zoom(_heat_overlay(frames[0], heat), z),
+            _zoom(_heat_overlay(frames[0], heat_r), z), text)
+
+
+def first_look(tab: Tab, path, mask, name, n):
+    """The tab's opening: the default clip coloured and tracked, and the pointer of one point on the first
+    tracked object in the target frame (where the learned model carried it; the frame centre if it lost it)."""
+    if isinstance(mask, str):                       # a file, as gr.Image(type="numpy") would have read it
+        from PIL import Image
+        with Image.open(mask) as im:
+            mask = np.asarray(im.convert("RGB"))
+    out = on_run(tab, path, mask, None, name, n, None)
+    state, t = out[4], out[5]["value"]
+    pred = state["pred"][t - 1]
+    ys, xs = np.nonzero(pred == pred[pred > 0].min()) if (pred > 0).any() else ([pred.shape[0] // 2],
+                                                                              [pred.shape[1] // 2])
+    point = (int(np.median(ys)), int(np.median(xs)))
+    return out[:6] + _pointer(tab, state, t, point, None)
 
 
 def on_train(tab: Tab, n_steps, start_from, source, state, mine, progress=gr.Progress()):
@@ -290,12 +345,12 @@ def on_train(tab: Tab, n_steps, start_from, source, state, mine, progress=gr.Pro
     config = base.config if base is not None else C.Config()
     t0 = time.perf_counter()
     model, hist = C.train(config, int(n_steps), tab.device, progress=common.progress_callback(progress, "training"),
-                          model=base, frames=clip)
+                          model=base, frames=clip, log_every=1)
     seconds = time.perf_counter() - t0
     note = (f"{int(n_steps)} steps {'from scratch' if base is None else 'on top of the shipped model'} on "
             f"{'your clip' if clip is not None else 'the bundled data'}")
-    text = (f"Trained {note} in {seconds:.0f} s: pretext loss {hist['loss'][0]:.2f} -> {hist['loss'][-1]:.2f}, "
-            f"colour accuracy {hist['acc'][-1]:.0%}. The buttons above now use **your model**; run them again.")
+    text = (f"Trained {note} in {seconds:.0f} s. {figures.change_sentence(hist, ('loss', 'acc'))} "
+            "(acc: the share of right colour clusters.) The buttons above now use **your model**; run them again.")
     return Tab.yours(model, note), figures.curve_figure(hist, ("loss", "acc"), "your training run"), text
 
 
@@ -307,25 +362,32 @@ def on_example(tab: Tab, name):
 
 def build(device) -> None:
     tab = Tab(METHOD, device)
-    if not tab.header(IDEA):
+    if not tab.header(SUMMARY, IDEA):
         return
     examples = _examples()
+    first = examples[0] if examples else None
+    default_video = common.example_file(first["video"]) if first else None
+    default_mask = common.example_file(first["mask"]) if first else None
     mine = tab.state()
     clip_state = common.user_state()            # this visitor's last clip and results, for the pointer view
 
     with gr.Row():
         with gr.Column(scale=1):
-            video = gr.Video(label="clip (yours, or pick an example below)", sources=["upload"],
-                             elem_id="colorization-video", height=240)
-            mask_image = gr.Image(label="first-frame mask (from the example)", format="png", type="numpy",
+            video = gr.Video(value=default_video, label="clip (yours, or pick an example below)", sources=["upload"],
+                             elem_id="colorization-video", elem_classes="ssl-input")
+            mask_image = gr.Image(value=default_mask, label="first-frame mask (from the example)", format="png",
+                                  type="numpy",
                                   image_mode="RGB", height=160, interactive=False, elem_id="colorization-mask")
-            editor = gr.ImageEditor(label="or draw the object(s) on the first frame (one brush colour per object)",
+            gr.Markdown("**Or draw** the object(s) on the first frame, one brush colour per object:",
+                        elem_classes="ssl-note")
+            editor = gr.ImageEditor(value=_first_frame(default_video), label="draw on the first frame",
+                                    show_label=False,
                                     type="numpy", image_mode="RGBA", sources=[], height=300,
                                     brush=gr.Brush(colors=["#ff4040", "#40a0ff", "#ffd200"], color_mode="fixed",
                                                    default_size=12),
                                     layers=False, transforms=(), elem_id="colorization-editor")
-            example_name = gr.Textbox(visible=False)
-            n_frames = gr.Slider(8, MAX_FRAMES, value=32, step=1, label="frames to process")
+            example_name = gr.Textbox(value=first["name"] if first else None, visible=False)
+            n_frames = gr.Slider(8, MAX_FRAMES, value=DEFAULT_FRAMES, step=1, label="frames to process")
             run_btn = gr.Button("Colourize and track", variant="primary", elem_id="colorization-run")
         with gr.Column(scale=2):
             summary = gr.Markdown(elem_id="colorization-summary")
@@ -333,7 +395,7 @@ def build(device) -> None:
                                     loop=True, elem_id="colorization-colour")
             track_video = gr.Video(label="the mask carried through the clip", autoplay=True, loop=True,
                                    elem_id="colorization-track")
-            scores = gr.Plot(label="per frame", elem_id="colorization-plot")
+            scores = gr.Plot(label="per frame", elem_id="colorization-plot", elem_classes="ssl-plot")
             gr.Markdown(_note(tab.shipped().config))
     if examples:
         gr.Examples(
@@ -345,20 +407,20 @@ def build(device) -> None:
     with gr.Row():
         target_idx = gr.Slider(2, MAX_FRAMES, value=9, step=1, label="target frame (frame 1 is the reference)")
     with gr.Row():
-        target_img = gr.Image(label="target frame (seen in grey; click a point)", format="png", height=280,
-                              interactive=False, elem_id="colorization-target")
-        heat_learned = gr.Image(label="learned features: the row of A on frame 1 (log scale)", format="png", height=280,
-                                interactive=False, elem_id="colorization-heat")
-        heat_raw = gr.Image(label="raw grey pixels: the row of A on frame 1 (log scale)", format="png", height=280,
-                            interactive=False)
-    pointer_text = gr.Markdown()
+        target_img = gr.Image(label="target frame (seen in grey; click a point)", format="png",
+                              height=POINTER_VIEW + 20, interactive=False, elem_id="colorization-target")
+        heat_learned = gr.Image(label="learned features: the row of A on frame 1 (log scale)", format="png",
+                                height=POINTER_VIEW + 20, interactive=False, elem_id="colorization-heat")
+        heat_raw = gr.Image(label="raw grey pixels: the row of A on frame 1 (log scale)", format="png",
+                            height=POINTER_VIEW + 20, interactive=False, elem_id="colorization-heat-raw")
+    pointer_text = gr.Markdown(elem_id="colorization-pointer-text")
 
     gr.Markdown("### What it is for: tracking with no labels, measured on held-out data")
     gr.Markdown(common.card_markdown(METHOD, CARD_ROWS))
 
     gr.Markdown("### Train it live (your own model, kept for this visit only)")
     with gr.Row():
-        steps = gr.Slider(10, 100, value=30, step=10, label="training steps")
+        steps = gr.Slider(10, 100, value=30, step=10, label="training steps", elem_id="colorization-steps")
         start = gr.Radio(["continue from the shipped model", "from scratch"],
                          value="continue from the shipped model", label="start")
         data_src = gr.Radio(["the loaded clip", "bundled clips and sprite videos"], value="the loaded clip",
@@ -366,8 +428,8 @@ def build(device) -> None:
     with gr.Row():
         train_btn = gr.Button("Train", elem_id="colorization-train")
         forget_btn = gr.Button("Use the shipped model again")
-    train_status = gr.Markdown()
-    curve = gr.Plot(label="training curve")
+    train_status = gr.Markdown(elem_id="colorization-train-msg")
+    curve = gr.Plot(label="training curve", elem_id="colorization-curve", elem_classes="ssl-plot")
 
     example_name.change(tab.handler(on_example), [example_name], [editor], api_name="colorization_example_mask",
                         api_visibility="private")
@@ -381,6 +443,13 @@ def build(device) -> None:
     train_btn.click(tab.handler(on_train), [steps, start, data_src, clip_state, mine], [mine, curve, train_status],
                     api_name="colorization_train")
     forget_btn.click(tab.forget, None, [mine, train_status], api_name="colorization_forget")
+    results = [summary, colour_video, track_video, scores, clip_state, target_idx, target_img, heat_learned,
+               heat_raw, pointer_text]
+    if first:
+        tab.arrive(first_look, (default_video, default_mask, first["name"], DEFAULT_FRAMES), results)
+    tab.clears([video], [colour_video, track_video, scores, clip_state, target_img, heat_learned, heat_raw],
+               summary, "A new clip: draw or pick its first-frame mask, then press **Colourize and track**.")
+    tab.playable(video)
 
 
 if __name__ == "__main__":

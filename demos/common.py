@@ -251,12 +251,29 @@ def cached_video_input(path, what: str = media.ACCEPTED_VIDEO, **limits) -> medi
     return _CLIPS.get(key, lambda: media.load_video(path, **limits))
 
 
+def playable_preview(path):
+    """Handler of a video input's upload: an H.264 copy when the browser cannot play the file, else no change."""
+    if not path:
+        return gr.update()
+    try:
+        out, note = media.browser_playable(path)
+    except Exception as err:  # noqa: BLE001  (the preview only: the buttons still try the file itself)
+        gr.Warning(f"The preview stays blank: {err}")
+        return gr.update()
+    if note is None:
+        return gr.update()
+    gr.Info(note)
+    return out
+
+
 def load_image_input(value, **limits) -> tuple[np.ndarray, list[str]]:
     require(value if not isinstance(value, np.ndarray) else value.size, media.ACCEPTED_IMAGE)
     return media.load_image(value, **limits)
 
 
 def notes_text(notes: list[str]) -> str:
+    """One sentence for what was adapted, each note once, whatever the notes' own full stops."""
+    notes = list(dict.fromkeys(n.strip().rstrip(".") for n in notes if n and n.strip()))
     return ("Adapted input: " + "; ".join(notes) + ".") if notes else ""
 
 

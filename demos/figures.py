@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure  # no pyplot: no global figure state shared by users
 from PIL import Image, ImageDraw, ImageFont
@@ -15,6 +16,37 @@ from core import media
 
 WHITE = (255, 255, 255)
 GAP = 6                     # white pixels between frames laid side by side
+STRIP_H = 180               # frame strips: at least 160 px tall on a projector at 1280x720
+
+# --------------------------------------------------------------------- one visual language, every tab
+# The Overview states it once (LEGEND): the same meaning for the same colour in every plot and picture.
+TRUTH = "#1f77b4"           # blue: the true answer (what the data says)
+ANSWER = "#ff7f0e"          # orange: the model's answer, or its curve, when there is no right or wrong to show
+RIGHT = "#2ca02c"           # green: the model's answer, and it is right
+WRONG = "#d62728"           # red: the model's answer, and it is wrong
+NEAR = "#e6a100"            # amber: wrong only in a forgivable way (sequence sort: the order read backwards)
+BASELINE = "#7f7f7f"        # grey, dashed in plots: the baseline, always after the model
+OTHER = "#c7c7c7"           # light grey: the answers nobody chose
+# the same colours as text on a dark caption box (brighter, to read on black)
+ON_DARK = {TRUTH: (110, 180, 255), ANSWER: (255, 170, 70), RIGHT: (90, 230, 90), WRONG: (255, 95, 95),
+           NEAR: (255, 210, 60), BASELINE: (200, 200, 200)}
+LEGEND = ("**blue**: the truth · **green**: the model's answer, right · **red**: the model's answer, wrong · "
+          "**amber**: wrong only about the direction of time · **orange**: the model (a curve, a pointer) · "
+          "**grey, dashed**: the baseline, always listed after the model")
+
+SMALL = 10                  # the smallest font in a plot, in points (at 100 dpi: 14 px, 12 px shown at 86%)
+matplotlib.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "xtick.labelsize": SMALL,
+                            "ytick.labelsize": SMALL, "legend.fontsize": SMALL, "figure.titlesize": 12})
+
+
+def verdict_colour(right: bool | None, near: bool = False) -> str:
+    """RIGHT, WRONG or NEAR for an answer; ANSWER when there is nothing to judge it against."""
+    return ANSWER if right is None else RIGHT if right else NEAR if near else WRONG
+
+
+def on_dark(colour: str) -> tuple[int, int, int]:
+    """A colour of the visual language as an RGB triple that reads on a dark caption box."""
+    return ON_DARK.get(colour, WHITE)
 
 
 # --------------------------------------------------------------------- plots
@@ -87,8 +119,11 @@ def new_figure(w: float = 5.0, h: float = 3.0) -> Figure:
 
 
 def curve_figure(history: dict, keys=("loss", "acc"), title: str = "training", chance: float | None = None) -> Figure:
-    """Loss (left axis) and a second metric (right axis) against step."""
-    fig = new_figure(5.5, 3.0)
+    """Loss (left axis, dark) and the other metrics (right axis, the model's orange first) against step.
+
+    Every logged step is a point: a run of a few steps still draws a line, with its markers.
+    """
+    fig = new_figure(5.5, 3.2)
     ax = fig.add_subplot()
     steps = history.get("step", [])
     ax.set_xlabel("step")
@@ -97,35 +132,75 @@ def curve_figure(history: dict, keys=("loss", "acc"), title: str = "training", c
         ax.text(0.5, 0.5, "no steps yet", ha="center", va="center", transform=ax.transAxes)
         return fig
     first, *rest = [k for k in keys if k in history]
-    ax.plot(steps, history[first], color="tab:blue", label=first)
-    ax.set_ylabel(first, color="tab:blue")
+    marker = "o" if len(steps) <= 60 else None
+    ax.plot(steps, history[first], color="#333333", marker=marker, ms=3, label=first)
+    ax.set_ylabel(first)
+    if len(steps) == 1:
+        ax.set_xlim(steps[0] - 1, steps[0] + 1)
     if rest:
         ax2 = ax.twinx()
-        for k, c in zip(rest, ("tab:orange", "tab:green", "tab:red")):
-            ax2.plot(steps, history[k], color=c, label=k)
-        ax2.set_ylabel(" / ".join(rest), color="tab:orange")
+        for k, c in zip(rest, (ANSWER, "#9467bd", "#8c564b")):
+            ax2.plot(steps, history[k], color=c, marker=marker, ms=3, label=k)
+        ax2.set_ylabel(" / ".join(rest), color=ANSWER)
         if chance is not None:
-            ax2.axhline(chance, color="grey", ls=":", lw=1, label="chance")
-        ax2.legend(loc="center right", fontsize=8)
+            ax2.axhline(chance, color=BASELINE, ls=":", lw=1, label="chance")
+        handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+        ax2.legend(handles=handles, loc="center right")
     return fig
+
+
+def change_sentence(history: dict, keys=("loss", "acc"), formats: dict | None = None) -> str:
+    """What a training run changed, in words: each metric from its first logged step to its last, or that
+    nothing moved; and how many points the curve has."""
+    steps = history.get("step", [])
+    if not steps:
+        return "No step ran, so nothing changed."
+    fmt = {"acc": "{:.0%}", "verify_acc": "{:.0%}", **(formats or {})}
+    moved, still = [], []
+    for k in keys:
+        if k not in history or not len(history[k]):
+            continue
+        a, b = float(history[k][0]), float(history[k][-1])
+        f = fmt.get(k, "{:.3g}")
+        if f.format(a) == f.format(b):
+            still.append(f"{k} stayed at {f.format(a)}")
+        else:
+            moved.append(f"{k} {f.format(a)} -> {f.format(b)}")
+    said = "; ".join(moved) if moved else "nothing moved beyond rounding"
+    if still and moved:
+        said += "; " + ", ".join(still)
+    elif still:
+        said += " (" + ", ".join(still) + ")"
+    return (f"From step {steps[0]} to step {steps[-1]}: {said}. The curve has {len(steps)} points, one per step "
+            + ("logged." if len(steps) < steps[-1] else "."))
 
 
 @cached_plot
 def bar_figure(labels, values, highlight: int | None = None, title: str = "", xlabel: str = "probability",
-               good: bool | None = None) -> Figure:
-    """Horizontal bars, top entry first; the `highlight` bar green when `good`, red when not."""
-    fig = new_figure(5.0, 0.35 * len(labels) + 1.0)
+               good: bool | None = None, *, answer: int | None = None, truth: int | None = None,
+               near: bool = False) -> Figure:
+    """Horizontal bars, top entry first, in the one visual language.
+
+    answer: the model's bar, green when it is the truth, amber when `near`, red otherwise; truth: the true
+    bar, blue when the model chose another. (highlight, good): an older form, the highlighted bar green
+    when good, red when not.
+    """
+    fig = new_figure(5.2, 0.42 * len(labels) + 1.3)
     ax = fig.add_subplot()
     y = np.arange(len(labels))[::-1]
-    colors = ["tab:gray"] * len(labels)
+    colors = [OTHER] * len(labels)
     if highlight is not None and 0 <= highlight < len(labels):
-        colors[highlight] = "tab:green" if good in (None, True) else "tab:red"
+        colors[highlight] = RIGHT if good in (None, True) else WRONG
+    if truth is not None and 0 <= truth < len(labels):
+        colors[truth] = TRUTH
+    if answer is not None and 0 <= answer < len(labels):
+        colors[answer] = verdict_colour(None if truth is None else answer == truth, near)
     ax.barh(y, values, color=colors)
-    ax.set_yticks(y, [str(v) for v in labels], fontsize=8)
+    ax.set_yticks(y, [str(v) for v in labels])
     ax.set_xlabel(xlabel)
-    ax.set_xlim(0, max(1e-9, max(values)) * 1.15 if len(values) else 1)
+    ax.set_xlim(0, max(1e-9, max(values)) * 1.25 if len(values) else 1)
     for yi, v in zip(y, values):
-        ax.text(v, yi, f" {v:.2f}", va="center", fontsize=8)
+        ax.text(v, yi, f" {v:.2f}", va="center", fontsize=SMALL)
     ax.set_title(title)
     return fig
 
@@ -140,12 +215,20 @@ def font(size: int = 10):
         return ImageFont.load_default()
 
 
-def caption(image: np.ndarray, text: str, colour=WHITE, below: bool = False) -> np.ndarray:
+def caption_size(height: int) -> int:
+    """Caption letters for a picture `height` rows tall: a tenth of it, and never under 14 px."""
+    return max(14, round(height / 10))
+
+
+def caption(image: np.ndarray, text: str, colour=WHITE, below: bool = False, size: int | None = None) -> np.ndarray:
     """`text` on a dark box in the bottom-left corner of an (H, W, 3) uint8 image, or on a dark bar added below it.
 
-    The bottom, because gradio draws a component's own label over the top-left corner.
+    The bottom, so that a title above the picture never hides it. colour: an RGB triple, or a colour of the
+    visual language (its on-dark version is used).
     """
-    f = font()
+    if isinstance(colour, str):
+        colour = on_dark(colour)
+    f = font(size or caption_size(image.shape[0]))
     width = f.getbbox(text)[2]
     height = f.getbbox("Ag")[3]                 # one line's height whatever the letters: captions line up
     if below:
@@ -176,7 +259,7 @@ def side_by_side(panels, gap: int = GAP) -> np.ndarray:
     return np.concatenate(parts[:-1], axis=-2)
 
 
-def strip(frames, captions: list[str], height: int = 150, colours: dict | None = None, gap: int = GAP) -> np.ndarray:
+def strip(frames, captions: list[str], height: int = STRIP_H, colours: dict | None = None, gap: int = GAP) -> np.ndarray:
     """Frames at one height, each captioned (in colours[i] when given, else white), side by side."""
     return side_by_side([caption(f, text, (colours or {}).get(i, WHITE))
                          for i, (f, text) in enumerate(zip(fit_height(frames, height), captions))], gap)

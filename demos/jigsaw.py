@@ -19,10 +19,17 @@ from demos.tab import Tab
 
 METHOD = "jigsaw"
 VIEW = 300                    # side in pixels of the tile pictures shown
+DEFAULT_CLASS = 7             # the permutation the tab opens on (fixed, whatever the model answers)
 LIVE_MAX_STEPS = 300          # ~30-45 s on a 2-core CPU: the live training stays under a minute
 
+SUMMARY = r"""
+### Jigsaw: put a shuffled picture back together
+Cut a picture into 3x3 tiles, shuffle them by one of 100 permutations and ask the network **which permutation
+was applied**: the picture is its own label, and to answer the network must recognise object parts and where
+they belong (Noroozi & Favaro, ECCV 2016).
+"""
+
 INTRO = r"""
-### Jigsaw puzzles as a pretext task
 Noroozi & Favaro, *Unsupervised Learning of Visual Representations by Solving Jigsaw Puzzles*, ECCV 2016.
 
 Cut a picture into a 3x3 grid, shuffle the nine tiles by one permutation out of a fixed set, and ask the
@@ -65,7 +72,7 @@ def _numbered(cells_image: np.ndarray, numbers, margin: float = 0.0, colours=Non
     for j, n in enumerate(numbers):
         r, q = divmod(j, 3)
         x, y = q * c + 8, (r + 1) * c - 32             # bottom-left: the image's label covers the top
-        col = (colours or {}).get(j, (255, 255, 255))
+        col = figures.on_dark((colours or {}).get(j, figures.WHITE))
         d.rectangle([x - 3, y - 1, x + 22, y + 26], fill=(0, 0, 0))
         d.text((x, y), str(n), fill=col, font=font)
     return np.asarray(im)
@@ -80,8 +87,8 @@ def hamming_figure(perms: np.ndarray):
     fig = figures.new_figure(5.5, 3.0)
     ax = fig.add_subplot()
     values = np.arange(2, 10)
-    for i, (s, name, col) in enumerate(((rand, "random set", "tab:gray"),
-                                        (perms, "max-Hamming set (Algorithm 1)", "tab:blue"))):
+    for i, (s, name, col) in enumerate(((perms, "max-Hamming set (Algorithm 1)", figures.ANSWER),
+                                        (rand, "random set", figures.BASELINE))):
         d = jigsaw.hamming(s, s)[~np.eye(len(s), dtype=bool)]
         frac = [(d == v).mean() for v in values]
         ax.bar(values + (i - 0.5) * 0.4, frac, width=0.4, color=col,
@@ -89,8 +96,8 @@ def hamming_figure(perms: np.ndarray):
     ax.set_xticks(values)
     ax.set_xlabel("Hamming distance between two classes (tiles in different places)")
     ax.set_ylabel("fraction of pairs")
-    ax.set_title(f"{len(perms)} classes: close pairs are near-identical puzzles", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(f"{len(perms)} classes: close pairs are near-identical puzzles")
+    ax.legend(loc="upper left")
     return fig
 
 
@@ -107,7 +114,7 @@ def filters_figure(trained: np.ndarray, random_init: np.ndarray):
             grid[1 + r * (k + 1):1 + r * (k + 1) + k, 1 + q * (k + 1):1 + q * (k + 1) + k] = f
         ax = fig.add_subplot(1, 2, col + 1)
         ax.imshow(grid, interpolation="nearest")
-        ax.set_title(f"first-layer filters: {name}", fontsize=9)
+        ax.set_title(f"first-layer filters: {name}")
         ax.axis("off")
     return fig
 
@@ -144,19 +151,19 @@ def solve(tab: Tab, image, k, use_random, mine):
     # which cells of the reassembly hold the right tile: green numbers, red where wrong
     placed = np.empty(9, int)
     placed[perms[guess]] = perm
-    colours = {j: ((80, 255, 80) if placed[j] == j else (255, 80, 80)) for j in range(9)}
+    colours = {j: (figures.RIGHT if placed[j] == j else figures.WRONG) for j in range(9)}
     back_pic = _numbered(back, [int(v) + 1 for v in placed], 0.0, colours)
     labels = [f"#{c}: {_perm_text(perms[c])}" for c in top]
-    hl = next((i for i, c in enumerate(top) if c == k), None)
-    fig = figures.bar_figure(labels, probs[top].tolist(), highlight=hl, good=right,
-                             title="top-5 (green or red: the true class)")
+    truth_bar = next((i for i, c in enumerate(top) if c == k), None)
+    fig = figures.bar_figure(labels, probs[top].tolist(), answer=0, truth=truth_bar if truth_bar is not None else -1,
+                             title="its top 5 (the answer: green right, red wrong; blue: the truth)")
     stages.now("other")
     verdict = (f"**Asked:** which of the {n} permutations made this puzzle? The truth is class **#{k}** "
-               f"(cell *j* of the puzzle shows tile {_perm_text(perm)}).\n\n"
+               f"(cell *j* of the puzzle shows tile {_perm_text(perm)}).  \n"
                f"**Answered** by {who}: **#{guess}** with probability **{probs[guess]:.0%}** — "
                + ("**right**." if right else
                   f"**wrong** (the truth got {probs[k]:.1%}, rank {int((probs > probs[k]).sum()) + 1}).")
-               + f"\n\n{int((placed == np.arange(9)).sum())} of 9 tiles land in their place. "
+               + f"  \n{int((placed == np.arange(9)).sum())} of 9 tiles land in their place. "
                f"For comparison, a solver that only matches pixels across facing tile borders says **#{base}** "
                + ("(right)." if base == k else "(wrong).")
                + (f"\n\n_{common.notes_text(notes)}_" if notes else ""))
@@ -172,15 +179,15 @@ def train_live(tab: Tab, image, steps, start, mine, progress=gr.Progress()):
     scratch = start == "from scratch"
     n = len(jigsaw.permutations(tab.shipped()))
     cfg = jigsaw.Config(steps=steps, batch=16, warmup=min(50, steps // 4), eval_every=0,
-                        lr=2e-3 if scratch else 5e-4, p_stamp=0.0, log_every=max(1, steps // 40))
+                        lr=2e-3 if scratch else 5e-4, p_stamp=0.0, log_every=1)
     net, history = jigsaw.train(cfg, steps, tab.device, progress=common.progress_callback(progress, "jigsaw"),
                                 model=None if scratch else tab.shipped(), images=pictures)
     begun = "from scratch" if scratch else "from the shipped model"
     fig = figures.curve_figure(history, keys=("loss", "acc"), title="live training (acc: on your pictures)",
                                chance=1 / n)
     msg = (f"Trained {steps} steps {begun} on your picture and the {len(photos)} bundled photos "
-           f"(no labels: the permutations are the labels). Final training accuracy "
-           f"{history['acc'][-1]:.0%}, chance {1 / n:.0%}. **Solve** now uses your model. A few hundred "
+           f"(no labels: the permutations are the labels). {figures.change_sentence(history)} "
+           f"Chance is {1 / n:.0%}. **Solve** now uses your model. A few hundred "
            "steps from scratch stay near chance (the shipped model took thousands): continuing from the "
            "shipped model learns your picture quickly.")
     return Tab.yours(net, f"{steps} live steps, {begun}"), fig, msg
@@ -190,7 +197,7 @@ def train_live(tab: Tab, image, steps, start, mine, progress=gr.Progress()):
 
 def build(device="cpu") -> None:
     tab = Tab(METHOD, device)
-    if not tab.header(INTRO):
+    if not tab.header(SUMMARY, INTRO):
         return
     model = tab.shipped()
     perms = jigsaw.permutations(model)
@@ -204,10 +211,11 @@ def build(device="cpu") -> None:
                            elem_id="jigsaw-input", height=280)
             if photos:
                 gr.Examples([[p] for p in photos], inputs=[inp], label="Bundled photos (never trained on)")
-            k = gr.Slider(0, n - 1, value=7, step=1, label=f"Permutation class (0-{n - 1})", elem_id="jigsaw-perm")
+            k = gr.Slider(0, n - 1, value=DEFAULT_CLASS, step=1, label=f"Permutation class (0-{n - 1})", elem_id="jigsaw-perm")
             use_random = gr.Checkbox(False, label="random permutation instead")
             go = gr.Button("Shuffle and solve", variant="primary", elem_id="jigsaw-solve")
         with gr.Column(scale=2):
+            verdict = gr.Markdown(elem_id="jigsaw-verdict")
             with gr.Row():
                 tiles_out = gr.Image(label="1. numbered tiles", format="png",
                                      elem_id="jigsaw-tiles", height=VIEW, interactive=False)
@@ -218,17 +226,19 @@ def build(device="cpu") -> None:
             gr.Markdown("Dimmed in 2: the gap, the part of each cell the network never sees (it reads only "
                         "the tile inside). Numbers: which tile of 1 sits there; in 3, green where it is in "
                         "its place, red where not.", elem_classes="ssl-note")
-            verdict = gr.Markdown(elem_id="jigsaw-verdict")
-            bars = gr.Plot(label="top-5 permutations", elem_id="jigsaw-bars")
+            bars = gr.Plot(label="top-5 permutations", elem_id="jigsaw-bars", elem_classes="ssl-plot")
     mine = tab.state()
     go.click(tab.handler(solve), [inp, k, use_random, mine],
              [tiles_out, puzzle_out, back_out, bars, verdict, k], api_name="jigsaw_solve")
+    results = [tiles_out, puzzle_out, back_out, bars, verdict]
+    tab.arrive(solve, (default, DEFAULT_CLASS, False, None), results, pick=lambda out: out[:5])
+    tab.clears([inp], results[:4], verdict, "A new picture: press **Shuffle and solve**.")
 
     with gr.Accordion("Why a maximal-Hamming permutation set", open=False):
         gr.Markdown(f"Of the 9! = 362,880 permutations the network learns {n}. Chosen at random, some "
                     "pairs differ in only two or three tiles and are nearly the same puzzle; Algorithm 1 "
                     "spreads them out, which the paper found makes the task harder and the features better.")
-        gr.Plot(hamming_figure(perms), elem_id="jigsaw-hamming")
+        gr.Plot(hamming_figure(perms), elem_id="jigsaw-hamming", elem_classes="ssl-plot", show_label=False)
 
     with gr.Accordion("What it learned: features that transfer", open=False):
         gr.Markdown("The trunk is what self-supervision is *for*: freeze it, and fit only a linear classifier "
@@ -240,7 +250,7 @@ def build(device="cpu") -> None:
                     "solves most puzzles: the gap keeps that shortcut from being *exact*, not from working.")
         gr.Plot(filters_figure(jigsaw.first_layer_filters(model),
                                jigsaw.first_layer_filters(jigsaw.build_model_like(model, seed=0))),
-                elem_id="jigsaw-filters")
+                elem_id="jigsaw-filters", elem_classes="ssl-plot", show_label=False)
         gr.Markdown(common.card_markdown(METHOD, rows=[
             ("pretext top-1 on held-out photos (100 classes, chance 1%)", "real_top1", "{:.1%}"),
             ("pretext top-5 on held-out photos (chance 5%)", "real_top5", "{:.1%}"),
@@ -266,7 +276,7 @@ def build(device="cpu") -> None:
         with gr.Row():
             train_btn = gr.Button("Train", variant="primary", elem_id="jigsaw-train")
             forget_btn = gr.Button("Use the shipped model again", elem_id="jigsaw-forget")
-        curve = gr.Plot(label="loss and accuracy", elem_id="jigsaw-curve")
+        curve = gr.Plot(label="loss and accuracy", elem_id="jigsaw-curve", elem_classes="ssl-plot")
         train_msg = gr.Markdown(elem_id="jigsaw-train-msg")
     train_btn.click(tab.handler(train_live), [inp, steps, start, mine], [mine, curve, train_msg],
                     api_name="jigsaw_train")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from core import common, device as devices
+from demos.figures import LEGEND
 
 METHODS = [
     # key, tab title, family, one line, paper
@@ -71,10 +72,25 @@ def methods_table(present: set[str]) -> str:
     return "\n".join(lines)
 
 
+READING = f"""
+## How to read every tab
+
+Each tab opens on a worked example, already computed: the question the network was asked, its answer,
+whether it is right, and a baseline beside it. The same colours mean the same thing in every tab:
+
+{LEGEND}.
+
+Every number in a tab's *measured* table comes from held-out data the model never trained on; a single
+example can be right or wrong by luck, so read it beside that rate. `docs/WALKTHROUGH.md` is a 45-minute
+plan for a class through these tabs.
+"""
+
+
 def build(device=None, present: set[str] | None = None) -> None:
     """Fill the current Blocks context with the overview."""
     present = present or set()
     gr.Markdown(INTRO)
+    gr.Markdown(READING, elem_id="overview-legend")
     gr.Markdown(FAMILIES)
     gr.Markdown(methods_table(present))
     gr.Markdown(f"**Running on:** {devices.describe(device)}. Start with `--device cuda` or "

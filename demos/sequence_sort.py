@@ -23,9 +23,14 @@ ALL_ORDERS = [" ".join(str(i + 1) for i in p) for p in itertools.permutations(ra
 RANDOM = "random"
 LIVE_STEPS_MAX = 400
 
-IDEA = r"""
-### Sequence sort: learning from video by putting shuffled frames back in order
+SUMMARY = r"""
+### Sequence sort: put four shuffled frames of a clip back in order
+Four frames from a moment where something moves are shuffled; the network names their order (an order and
+its reverse count as one: 12 classes). Nobody labels anything: the clip's own time is the answer
+(Lee et al., ICCV 2017; Misra et al., ECCV 2016).
+"""
 
+IDEA = r"""
 Take four frames from a moment of a clip where something moves, shuffle them, and ask the
 network which order it is looking at. Nobody labels anything: the clip's own time is the
 answer. A clip played backwards is often as plausible as forwards, so an order and its
@@ -85,10 +90,10 @@ for 16 of the 24 shuffles.
 
 @figures.cached_plot
 def energy_figure(energy: np.ndarray, start: int, stride: int, cuts: np.ndarray, fps: float):
-    fig = figures.new_figure(6.0, 2.4)
+    fig = figures.new_figure(5.6, 3.0)
     ax = fig.add_subplot()
     t = (np.arange(len(energy)) + 0.5) / fps
-    ax.plot(t, energy * 100, color="tab:blue", lw=1.2, label="frame difference")
+    ax.plot(t, energy * 100, color="#333333", lw=1.2, label="frame difference")
     for c in np.flatnonzero(cuts):
         ax.axvline(t[c], color="tab:red", ls=":", lw=1)
     ax.axvspan(start / fps, (start + 3 * stride) / fps, color="tab:orange", alpha=0.3, label="sampled window")
@@ -96,8 +101,8 @@ def energy_figure(energy: np.ndarray, start: int, stride: int, cuts: np.ndarray,
         ax.axvline((start + k * stride) / fps, color="tab:orange", lw=1)
     ax.set_xlabel("time (s)" + ("   red dotted: scene cut, skipped" if cuts.any() else ""))
     ax.set_ylabel("motion energy (%)")
-    ax.legend(loc="upper right", fontsize=8)
-    ax.set_title("motion-aware sampling: where does something move?", fontsize=10)
+    ax.legend(loc="upper right")
+    ax.set_title("motion-aware sampling: where does something move?")
     return fig
 
 
@@ -154,12 +159,11 @@ def sort_clip(tab: Tab, path, stride_choice, order_choice, seed, mine):
     times = [[perm[j] for j in r] for r in readings]
     best = next((i for i, t in enumerate(times) if t in ([0, 1, 2, 3], [3, 2, 1, 0])), 0)
     order = readings[best]
-    color = (120, 255, 120) if right else (255, 220, 90) if k == backwards else (255, 120, 120)
-    good = {i: color for i in range(4)}
+    good = {i: figures.verdict_colour(right, k == backwards) for i in range(4)}
     answer = figures.strip(shown[order], [f"{LETTERS[j]} (frame {perm[j] + 1})" for j in order], colours=good)
     labels = [f"{ss.order_name(o)} or {ss.order_name(o[::-1])}" for o in ss.ORDERS]
-    fig_p = figures.bar_figure(labels, probs.tolist(), highlight=k, good=right,
-                          title="which frames does A B C D show? (12 classes)", xlabel="probability")
+    fig_p = figures.bar_figure(labels, probs.tolist(), answer=k, truth=truth, near=k == backwards,
+                               title="which frames does A B C D show? (12 classes)", xlabel="probability")
     stages.now("other")
     shown_name = ss.order_name(perm)
     if right:
@@ -175,7 +179,8 @@ def sort_clip(tab: Tab, path, stride_choice, order_choice, seed, mine):
                f"(probability {probs[truth]:.0%}). {who.capitalize()} answers *{labels[k]}* with "
                f"{probs[k]:.0%} confidence (chance {ss.CHANCE:.0%}). "
                f"Window: frames {start + 1}-{start + 3 * stride + 1}, every {stride} "
-               f"({stride / v.fps:.2f} s apart), chosen for its motion energy.")
+               f"({stride / v.fps:.2f} s apart), chosen for its motion energy. "
+               + held_out_rate())
     notes = common.notes_text(v.notes)
     return fig_e, sampled, shuffled, answer, fig_p, verdict + ("\n\n" + notes if notes else "")
 
@@ -192,7 +197,7 @@ def verify_triplet(tab: Tab, path, which, seed, mine):
     says = p >= 0.5
     right = says == truth
     img = figures.strip(window[list(trip)], [f"frame {i + 1}" for i in trip],
-                        colours={i: (120, 255, 120) if right else (255, 120, 120) for i in range(3)})
+                        colours={i: figures.verdict_colour(right) for i in range(3)})
     text = (f"**{'Right' if right else 'Wrong'}.** Shown: frames {trip[0] + 1}, {trip[1] + 1}, {trip[2] + 1} "
             f"({'in order' if truth else 'out of order'}). {who.capitalize()} says "
             f"**{'in order' if says else 'out of order'}** (P(in order) = {p:.0%}). "
@@ -212,14 +217,24 @@ def train_live(tab: Tab, path, use_clip, start_from, steps, mine, progress=gr.Pr
         frames = read_clip(path).frames
     base = tab.shipped() if start_from == "the shipped model" else None
     model, history = ss.train(config, steps, tab.device, progress=common.progress_callback(progress, "training"),
-                              model=base, frames=frames)
+                              model=base, frames=frames, log_every=1)
     fig = figures.curve_figure(history, keys=("loss", "acc", "verify_acc"), title="your training run",
                                chance=ss.CHANCE)
     src = "your clip" if frames is not None else "fresh sprite videos"
-    msg = (f"Trained {steps} steps on {src}, starting from {start_from}. Final running 12-way accuracy "
-           f"{history['acc'][-1]:.0%} on training tuples (chance {ss.CHANCE:.0%}). The sort and verify buttons "
+    msg = (f"Trained {steps} steps on {src}, starting from {start_from}. "
+           f"{figures.change_sentence(history, ('loss', 'acc', 'verify_acc'))} (acc: 12-way, on training tuples; "
+           f"chance {ss.CHANCE:.0%}.) The sort and verify buttons "
            "now use your model; *Forget my model* returns to the shipped one.")
     return Tab.yours(model, f"{steps} live steps from {start_from} on {src}"), fig, msg
+
+
+def held_out_rate() -> str:
+    """The model card's held-out sorting rate, to read one example's right or wrong against."""
+    m = (common.core_common.read_card(METHOD) or {}).get("metrics", {})
+    if "real_top1" not in m:
+        return ""
+    return (f"One tuple is right or wrong by luck: on held-out real clips this model sorts "
+            f"**{m['real_top1']:.0%}** of tuples (chance {ss.CHANCE:.0%}).")
 
 
 def reshuffle(tab: Tab, seed):
@@ -229,46 +244,54 @@ def reshuffle(tab: Tab, seed):
 # --------------------------------------------------------------------- layout
 
 def examples() -> list[list[str]]:
+    """The bundled clips, the default first: one person walking across a still scene (clear motion of one
+    object; a training clip, which the verdict says beside the held-out rate), then the held-out ones."""
     from core import sources
-    rows = [[sources.example_path(sources.clip_info(n)["file"])] for n in ("bikes", "city")]      # held out
+    rows = [[sources.example_path(sources.clip_info("cartwheel")["file"])]]
+    rows += [[sources.example_path(sources.clip_info(n)["file"])] for n in ("bikes", "city")]      # held out
     gen = os.path.join(sources.EXAMPLES, METHOD, "sprites.mp4")
     if os.path.isfile(gen):
         rows.append([gen])
-    rows += [[sources.example_path(sources.clip_info(n)["file"])] for n in ("cartwheel", "pedestrians")]
+    rows += [[sources.example_path(sources.clip_info("pedestrians")["file"])]]
     return rows
 
 
 def build(device) -> None:
     tab = Tab(METHOD, device)
-    if not tab.header(IDEA):
+    if not tab.header(SUMMARY, IDEA):
         return
     mine = tab.state()
     ex = examples()
 
     with gr.Row():
-        with gr.Column(scale=2):
-            video = gr.Video(label="clip (upload, or pick an example below)", value=ex[0][0], sources=["upload"],
-                             elem_id="sequence_sort-video", height=240)
-            gr.Examples(ex, inputs=[video], label="bundled clips (bikes and city are held out: never trained on)")
-        with gr.Column(scale=3):
-            with gr.Row():
-                stride = gr.Dropdown(["auto", "1", "2", "3"], value="auto", label="frame gap (stride)",
-                                     elem_id="sequence_sort-stride")
-                order = gr.Dropdown([RANDOM] + ALL_ORDERS, value=RANDOM, label="shuffle it yourself: "
-                                    "which frame goes to A B C D", elem_id="sequence_sort-order")
-                seed = gr.Number(value=0, precision=0, label="shuffle seed", minimum=0)
+        with gr.Column(scale=2, min_width=240):
+            video = gr.Video(label="your clip", value=ex[0][0], sources=["upload"],
+                             elem_id="sequence_sort-video", elem_classes="ssl-input")
+        with gr.Column(scale=3, min_width=300):
             with gr.Row():
                 sort_btn = gr.Button("Shuffle and sort", variant="primary", elem_id="sequence_sort-sort")
                 again_btn = gr.Button("Shuffle again", elem_id="sequence_sort-again")
             verdict = gr.Markdown(elem_id="sequence_sort-verdict")
-    energy_plot = gr.Plot(label="motion energy over the clip", elem_id="sequence_sort-energy")
+    # the main result first: the frames in the order the network gave them
+    answer = gr.Image(label="3. the network's order (green: right; amber: right but backwards; red: wrong)",
+                      format="png", interactive=False, elem_id="sequence_sort-answer")
+    shuffled = gr.Image(label="2. shuffled: what the network gets (it sees them in grey; in training, one colour "
+                        "channel each)", format="png", interactive=False, elem_id="sequence_sort-shuffled")
+    with gr.Row():
+        probs = gr.Plot(label="4. the 12 order probabilities", elem_id="sequence_sort-probs", elem_classes="ssl-plot")
+        energy_plot = gr.Plot(label="motion energy over the clip", elem_id="sequence_sort-energy",
+                              elem_classes="ssl-plot")
     sampled = gr.Image(label="1. the four frames as sampled, in time order", format="png", interactive=False,
                        elem_id="sequence_sort-sampled")
-    shuffled = gr.Image(label="2. shuffled: what the network gets (it sees them in grey; in training, one colour channel each)",
-                        format="png", interactive=False, elem_id="sequence_sort-shuffled")
-    answer = gr.Image(label="3. the network's order (green: right; yellow: right but backwards; red: wrong)",
-                      format="png", interactive=False, elem_id="sequence_sort-answer")
-    probs = gr.Plot(label="4. the 12 order probabilities", elem_id="sequence_sort-probs")
+    gr.Examples(ex, inputs=[video], label="bundled clips (the first, a walk, was trained on; bikes, city "
+                "and the sprites are held out: never trained on)")
+    with gr.Accordion("Shuffle it yourself: the frame gap, the order, the seed", open=False):
+        with gr.Row():
+            stride = gr.Dropdown(["auto", "1", "2", "3"], value="auto", label="frame gap (stride)",
+                                 elem_id="sequence_sort-stride")
+            order = gr.Dropdown([RANDOM] + ALL_ORDERS, value=RANDOM, label="which frame goes to A B C D",
+                                elem_id="sequence_sort-order")
+            seed = gr.Number(value=0, precision=0, label="shuffle seed", minimum=0)
 
     with gr.Accordion("Shuffle & Learn: is this triplet in order?", open=True):
         with gr.Row():
@@ -290,12 +313,13 @@ def build(device) -> None:
         with gr.Row():
             use_clip = gr.Checkbox(value=False, label="train on the clip above (else on fresh sprite videos)")
             start_from = gr.Radio(["scratch", "the shipped model"], value="scratch", label="start from")
-            steps = gr.Slider(10, LIVE_STEPS_MAX, value=150, step=10, label="steps (batch of 32 tuples each)")
+            steps = gr.Slider(10, LIVE_STEPS_MAX, value=150, step=10, label="steps (batch of 32 tuples each)",
+                              elem_id="sequence_sort-steps")
         with gr.Row():
             train_btn = gr.Button("Train", elem_id="sequence_sort-train")
             forget_btn = gr.Button("Forget my model")
-        curve = gr.Plot(label="training curve", elem_id="sequence_sort-curve")
-        tmsg = gr.Markdown()
+        curve = gr.Plot(label="training curve", elem_id="sequence_sort-curve", elem_classes="ssl-plot")
+        tmsg = gr.Markdown(elem_id="sequence_sort-train-msg")
 
     outs = [energy_plot, sampled, shuffled, answer, probs, verdict]
     sort_btn.click(tab.handler(sort_clip), [video, stride, order, seed, mine], outs, api_name="sequence_sort_sort")
@@ -306,6 +330,11 @@ def build(device) -> None:
     train_btn.click(tab.handler(train_live), [video, use_clip, start_from, steps, mine], [mine, curve, tmsg],
                     api_name="sequence_sort_train")
     forget_btn.click(tab.forget, [], [mine, tmsg], api_name="sequence_sort_forget")
+    tab.arrive(sort_clip, (ex[0][0], "auto", RANDOM, 0, None), outs)
+    tab.arrive(verify_triplet, (ex[0][0], "out of order", 0, None), [triplet, vtext], name="verify_arrival")
+    tab.clears([video], outs[:-1] + [triplet, vtext], verdict,
+               "A new clip: press **Shuffle and sort** (and **Ask** below for the triplet).")
+    tab.playable(video)
 
 
 if __name__ == "__main__":

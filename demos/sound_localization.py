@@ -23,9 +23,17 @@ from demos.tab import MINE, SHIPPED, Tab  # the model choice's words, which test
 
 METHOD = "sound_localization"
 OWN, OTHER, SILENCE = "its own sound", "another clip's sound", "silence"
+DEFAULT_T = 0.5             # the still the tab opens on (seconds)
+
+SUMMARY = r"""
+### Sound localization: does this sound belong to this frame, and where does it come from?
+The network is only asked whether a second of sound and a frame belong together; because it compares the
+sound with every place in the frame, its comparison map shows **where the sound comes from**, learned
+without a single box (Arandjelović & Zisserman, ICCV 2017 / ECCV 2018).
+"""
 
 INTRO = r"""
-## Sound localization: *Objects that Sound*
+*Objects that Sound*.
 
 Video comes with its sound for free, and the two agree: a drum is seen where a drum is heard. The
 network is asked one question, **does this sound belong to this frame?** Positives are a frame and
@@ -125,7 +133,7 @@ def still_image(frame: np.ndarray, heat_learned: np.ndarray, heat_random: np.nda
 
 @figures.cached_plot
 def spectrogram_figure(audio, rate, t: float, label: str):
-    fig = figures.new_figure(5.0, 2.6)
+    fig = figures.new_figure(6.0, 3.2)
     ax = fig.add_subplot()
     if audio is None:
         ax.text(0.5, 0.5, "silence: nothing to show", ha="center", va="center", transform=ax.transAxes)
@@ -137,24 +145,24 @@ def spectrogram_figure(audio, rate, t: float, label: str):
                    extent=(t - sl.SECONDS / 2, t + sl.SECONDS / 2, 0, sl.SAMPLE_RATE / 2000))
     ax.set_xlabel("time (s)")
     ax.set_ylabel("frequency (kHz)")
-    ax.set_title(f"what the network hears at t = {t:.1f} s ({label})", fontsize=9)
+    ax.set_title(f"what the network hears at t = {t:.1f} s ({label})")
     fig.colorbar(im, ax=ax, label="dB")
     return fig
 
 
 @figures.cached_plot
 def score_figure(res: dict, res_random: dict, t: float, title: str):
-    fig = figures.new_figure(5.5, 2.6)
+    fig = figures.new_figure(6.0, 3.2)
     ax = fig.add_subplot()
-    ax.plot(res["times"], res["score"], color="tab:orange", marker=".", label="learned")
-    ax.plot(res_random["times"], res_random["score"], color="tab:gray", ls="--", label="random init")
+    ax.plot(res["times"], res["score"], color=figures.ANSWER, marker=".", label="learned")
+    ax.plot(res_random["times"], res_random["score"], color=figures.BASELINE, ls="--", label="random init")
     ax.axhline(0.5, color="grey", ls=":", lw=1)
-    ax.axvline(t, color="tab:blue", lw=1, label="the still")
+    ax.axvline(t, color="#333333", lw=1, label="the still")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("correspondence p")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
     return fig
 
 
@@ -173,8 +181,10 @@ def localize(tab: Tab, path, choice, other_name, t, which, mine):
     stages.now("core")
     res = sl.localize_clip(model, video.frames, video.fps, audio, rate)
     duration = len(video.frames) / video.fps
-    t = common.number(0.0 if t is None else t, "The time of the still (seconds)")
-    t = float(np.clip(t, 0.0, max(0.0, duration - 1.0 / video.fps)))
+    asked = common.number(0.0 if t is None else t, "The time of the still (seconds)")
+    t = float(np.clip(asked, 0.0, max(0.0, duration - 1.0 / video.fps)))
+    moved = (f"  \n_The clip is {duration:.1f} s long: the still is at {t:.1f} s, not {asked:.1f} s._"
+             if abs(t - asked) > 0.05 else "")
     i = min(len(video.frames) - 1, int(round(t * video.fps)))
     stages.now("baselines")
     baseline = random_init(tab)
@@ -201,6 +211,7 @@ def localize(tab: Tab, path, choice, other_name, t, which, mine):
         f"**Random init on the same input:** p = {p_random:.2f}.  \n"
         f"Heatmap peak at the still: learned {heat_now.max():.2f}, random init {heat_random.max():.2f}. "
         f"Mean correspondence over the clip: {np.mean(res['score']):.2f}."
+        + moved
         + ("  \n" + common.notes_text(video.notes) if video.notes else "")
         + ("  \n_Note: on real clips the shipped model is outside what it was trained on (six synthetic "
            "object classes); train it live on this clip to adapt it._" if "(real)" in _name_of(path) else ""))
@@ -233,14 +244,27 @@ def train_live(tab: Tab, steps, start, use_clip, path, mine, progress=gr.Progres
                 clips.append((v.frames, v.fps, v.audio, v.sample_rate))
     config = sl.Config(batch=16) if base is None else base.config
     model, history = sl.train(config, steps, tab.device, progress=common.progress_callback(progress, "training"),
-                              model=base, clips=clips, photos=False)
+                              model=base, clips=clips, photos=False, log_every=1)
     check = sl.quick_check(model, tab.device)
     fig = figures.curve_figure(history, keys=("loss", "acc"), title="your training run", chance=0.5)
     how = f"{'from scratch' if base is None else start.replace('continue ', '')}{', with this clip' if clips else ''}"
-    text = (f"Trained {steps} steps ({how}). On {check['n']} held-out scenes: correspondence "
+    text = (f"Trained {steps} steps ({how}). {figures.change_sentence(history)} "
+            f"On {check['n']} held-out scenes: correspondence "
             f"accuracy {check['corr_acc']:.0%}, pointing game {check['pointing']:.0%}. "
             f"Choose \"{MINE}\" above to localize with it.")
     return Tab.yours(model, f"{steps} live steps {how}"), fig, text
+
+
+def clip_length(tab: Tab, path):
+    """The time slider for a new clip: it runs to the clip's last frame."""
+    if not path:
+        return gr.update()
+    try:
+        video = read_clip(path)
+    except Exception:  # noqa: BLE001  (the button says what is wrong with the file)
+        return gr.update()
+    end = max(0.1, round(len(video.frames) / video.fps - 1.0 / video.fps, 1))
+    return gr.update(maximum=end, value=min(DEFAULT_T, end))
 
 
 def _window(audio, rate, t):
@@ -279,7 +303,7 @@ CARD_ROWS = [
 def build(device) -> None:
     """Lay out the tab inside the current gr.Tab (the model loads on first use)."""
     tab = Tab(METHOD, device)
-    if not tab.header(INTRO):
+    if not tab.header(SUMMARY, INTRO):
         return
     clips = example_clips()
     names = list(clips)
@@ -288,27 +312,29 @@ def build(device) -> None:
     with gr.Row():
         with gr.Column(scale=1):
             video_in = gr.Video(value=default, label="a clip with sound (upload or pick below)",
-                                sources=["upload"], height=260, elem_id=f"{METHOD}-video")
+                                sources=["upload"], elem_id=f"{METHOD}-video", elem_classes="ssl-input")
             sound = gr.Radio([OWN, OTHER, SILENCE], value=OWN, label="swap the sound",
                              elem_id=f"{METHOD}-sound")
             other = gr.Dropdown(names, value=other_default, label=f"the other clip (for \"{OTHER}\")",
                                 elem_id=f"{METHOD}-other")
-            t = gr.Slider(0, 10, value=0.5, step=0.1, label="time of the still and of the spectrogram (s)",
-                          elem_id=f"{METHOD}-time")
+            length = clip_length(tab, default) if default else {}
+            t = gr.Slider(0, length.get("maximum", 10), value=DEFAULT_T, step=0.1,
+                          label="time of the still and of the spectrogram (s)", elem_id=f"{METHOD}-time")
             which = tab.choice()
             run = gr.Button("Localize the sound", variant="primary", elem_id=f"{METHOD}-run")
-            gr.Examples([[clips[n], OWN, other_default] for n in names]
-                        + ([[default, OTHER, other_default], [default, SILENCE, other_default]] if default else []),
-                        inputs=[video_in, sound, other], label="bundled clips with sound (generated scenes, real clips)")
         with gr.Column(scale=2):
-            video_out = gr.Video(label="the heatmap over time, with the sound the network heard",
-                                 height=360, elem_id=f"{METHOD}-overlay", autoplay=False)
             verdict = gr.Markdown(elem_id=f"{METHOD}-verdict")
             still = gr.Image(label="the still at time t: frame | learned map | random-init map", format="png",
-                             height=220, elem_id=f"{METHOD}-still")
-            with gr.Row():
-                spec = gr.Plot(label="spectrogram of the window in use", elem_id=f"{METHOD}-spectrogram")
-                curve = gr.Plot(label="correspondence over time", elem_id=f"{METHOD}-curve")
+                             height=240, elem_id=f"{METHOD}-still")
+            video_out = gr.Video(label="the heatmap over time, with the sound the network heard",
+                                 height=300, elem_id=f"{METHOD}-overlay", autoplay=False)
+    with gr.Row():
+        spec = gr.Plot(label="spectrogram of the window in use", elem_id=f"{METHOD}-spectrogram",
+                       elem_classes="ssl-plot")
+        curve = gr.Plot(label="correspondence over time", elem_id=f"{METHOD}-curve", elem_classes="ssl-plot")
+    gr.Examples([[clips[n], OWN, other_default] for n in names]
+                + ([[default, OTHER, other_default], [default, SILENCE, other_default]] if default else []),
+                inputs=[video_in, sound, other], label="bundled clips with sound (generated scenes, real clips)")
     gr.Markdown(CONTROL)
     mine = tab.state()
     with gr.Accordion("What it is for, and the measured numbers", open=True):
@@ -328,11 +354,20 @@ def build(device) -> None:
                              value="from scratch", label="start", elem_id=f"{METHOD}-start")
             use_clip = gr.Checkbox(value=False, label="also learn from this clip's sound", elem_id=f"{METHOD}-useclip")
         train_btn = gr.Button("Train", elem_id=f"{METHOD}-train")
-        train_curve = gr.Plot(label="loss and accuracy (smoothed)", elem_id=f"{METHOD}-train-curve")
+        train_curve = gr.Plot(label="loss and accuracy, every step", elem_id=f"{METHOD}-train-curve",
+                              elem_classes="ssl-plot")
         train_text = gr.Markdown(elem_id=f"{METHOD}-train-text")
 
     run.click(tab.handler(localize), [video_in, sound, other, t, which, mine],
               [video_out, verdict, still, spec, curve], api_name="sound_localization_localize")
+    if default:
+        tab.arrive(localize, (default, OWN, other_default, DEFAULT_T, SHIPPED, None),
+                   [video_out, verdict, still, spec, curve])
+    tab.clears([video_in, sound], [video_out, still, spec, curve], verdict,
+               "A new clip or sound: press **Localize the sound**.")
+    video_in.change(tab.handler(clip_length), [video_in], [t], api_name="sound_localization_clip_length",
+                    show_progress="hidden")
+    tab.playable(video_in)
     train_btn.click(tab.handler(train_live), [steps, start, use_clip, video_in, mine],
                     [mine, train_curve, train_text], api_name="sound_localization_train")
 

@@ -5,19 +5,32 @@ functions whose first argument is the tab, `def solve(tab, image, k, mine)`, wir
 `button.click(tab.handler(solve), inputs, outputs, api_name=...)`; a test calls
 `solve(Tab(...), ...)` directly. `mine` is the visitor's own model: None, or the dict that
 `Tab.yours` makes after a live training run, kept in that visitor's gr.State only.
+
+A tab arrives drawn: `tab.arrive(solve, defaults, outputs)` shows the main handler's answer on the
+default example the moment the page opens. It is computed once per server, in the background after
+launch (app.py calls `warm`) or by the first visitor, and then served to every visitor from memory.
+`tab.clears(inputs, outputs)` empties the results when their input changes, so that nothing on screen
+belongs to an earlier input.
 """
 from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import os
 import threading
 from typing import Callable
 
 import gradio as gr
+from gradio.context import Context
 
+import spaces_gpu
 from core import common as core_common
+from core import media
 from demos import common
+
+log = logging.getLogger("ssl_lab")
+_ARRIVING = threading.Lock()        # one default example computes at a time: the cores stay with the clicks
 
 # $$...$$ on a line of its own, $...$ inline: the delimiters of every formula in the tabs
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
@@ -37,7 +50,8 @@ class Tab:
         self.method, self.device = method, device
         self._load = load
         self._made: dict = {}
-        self._lock = threading.RLock()                  # re-entrant: a `make` may itself ask for the shipped model
+        self._lock = threading.Lock()                   # guards _made and _locks only
+        self._locks: dict[str, threading.RLock] = {}    # one per name: a slow default never holds up the model
         self._results = common.Memo(max_items=16, max_mb=150)
         self.available = load is not None or os.path.isfile(core_common.weights_path(method))
 
@@ -46,9 +60,22 @@ class Tab:
     def once(self, name: str, make: Callable):
         """make(), run on first use only (two first visitors at once build it once), then shared; never mutated."""
         with self._lock:
-            if name not in self._made:
-                self._made[name] = make()
-            return self._made[name]
+            if name in self._made:
+                return self._made[name]
+            lock = self._locks.setdefault(name, threading.RLock())
+        with lock:                                      # re-entrant: a `make` may ask for another name, or itself
+            with self._lock:
+                if name in self._made:
+                    return self._made[name]
+            made = make()
+            with self._lock:
+                self._made[name] = made
+            return made
+
+    def drop(self, name: str) -> None:
+        """Forget what once(name, ...) made, so that the next use makes it again."""
+        with self._lock:
+            self._made.pop(name, None)
 
     def cached(self, name: str, key, make: Callable):
         """make(), once per (name, key) among this tab's last results, shared by every visitor.
@@ -89,12 +116,78 @@ class Tab:
 
     # ----------------------------------------------------------------- layout
 
-    def header(self, markdown: str) -> bool:
-        """The tab's idea and formula; when its model is missing, the one note saying so. True when it can go on."""
-        gr.Markdown(markdown, latex_delimiters=LATEX)
+    def header(self, markdown: str, details: str | None = None) -> bool:
+        """The tab's title and idea in a sentence or two; the formula and the longer story (`details`) in a
+        closed accordion below, so that the first screen holds the input and the result. When the model is
+        missing, the one note saying so. True when the tab can go on."""
+        gr.Markdown(markdown, latex_delimiters=LATEX, elem_classes="ssl-idea")
+        if details:
+            with gr.Accordion("The idea in full, with the formula and the paper", open=False,
+                              elem_id=f"{self.method}-details"):
+                gr.Markdown(details, latex_delimiters=LATEX, elem_classes="ssl-formula")
         if not self.available:
             gr.Markdown(f"_{common.missing_model(self.method)}_")
         return self.available
+
+    # ----------------------------------------------------------------- arrival and state
+
+    def arrive(self, fn: Callable, args: tuple, outputs: list, pick: Callable | None = None,
+               name: str = "arrival") -> None:
+        """Show fn(self, *args), the main handler on the default inputs, in `outputs` when the page opens.
+
+        pick: turns fn's result into the values for `outputs` (default: the result itself). The result is
+        computed once per server (app.py's `warm`, in the background after launch, or the first visitor)
+        and shared; it is made again when a file it names has gone (core.media sweeps old outputs). A
+        failure leaves the panels as they are and is logged: opening a tab never shows an error.
+        """
+        root = Context.root_block
+        if root is None:
+            return
+        pick = pick or (lambda out: out)
+        # on ZeroGPU the first visitor's arrival borrows the GPU like a click; the result is kept here
+        run = spaces_gpu.gpu(lambda: pick(fn(self, *args)), self.device)
+
+        def compute():
+            with _ARRIVING:
+                return run()
+
+        def value():
+            got = self.once(name, compute)
+            if not _files_there(got):
+                self.drop(name)
+                got = self.once(name, compute)
+            return got
+
+        def show():
+            try:
+                return value()
+            except Exception:  # noqa: BLE001  (the panels stay as they are; the log says why)
+                log.exception("%s: the default example could not be shown", self.method)
+                return gr.update() if len(outputs) == 1 else tuple(gr.update() for _ in outputs)
+
+        root.load(show, None, outputs, api_name=f"{self.method}_{name}", show_progress="minimal")
+        if not hasattr(root, "ssl_arrivals"):
+            root.ssl_arrivals = []
+        root.ssl_arrivals.append((f"{self.method}_{name}", value))
+
+    def clears(self, inputs: list, outputs: list, say=None, message: str = "") -> None:
+        """When any of `inputs` changes, empty `outputs` (the old input's results), and put `message` in `say`."""
+        targets = list(outputs) + ([say] if say is not None else [])
+
+        def clear(*_):
+            out = [None] * len(outputs) + ([message] if say is not None else [])
+            return out[0] if len(out) == 1 else tuple(out)
+
+        for i, inp in enumerate(inputs):
+            inp.change(clear, None, targets, api_name=f"{self.method}_clear{i or ''}", show_progress="hidden",
+                       api_visibility="private", queue=False)
+
+    def playable(self, *videos: gr.Video) -> None:
+        """An upload the browser cannot play (old MPEG-4 Part 2, odd pixel formats) comes back as H.264,
+        so the preview shows it; when that fails, a warning says why the preview is blank."""
+        for i, video in enumerate(videos):
+            video.upload(common.playable_preview, [video], [video], api_name=f"{self.method}_preview{i or ''}",
+                         api_visibility="private", show_progress="minimal")
 
     def state(self) -> gr.State:
         """The visitor's own model (None until they train one)."""
@@ -124,6 +217,29 @@ class Tab:
     def forget(self, *_inputs):
         """Handler of a "use the shipped model again" button: (the emptied state, a message)."""
         return None, FORGOTTEN
+
+
+def _files_there(result) -> bool:
+    """False when a file this app wrote (under core.media's folder) and `result` names has been swept."""
+    items = result if isinstance(result, (tuple, list)) else [result]
+    for v in items:
+        if isinstance(v, str) and v.startswith(media.TEMP_ROOT) and not os.path.exists(v):
+            return False
+    return True
+
+
+def warm(demo: gr.Blocks) -> threading.Thread:
+    """Compute every tab's default example in a background thread (app.py starts it after launch)."""
+    def run():
+        for name, value in getattr(demo, "ssl_arrivals", []):
+            try:
+                value()
+            except Exception:  # noqa: BLE001
+                log.exception("%s: could not compute the default example", name)
+
+    thread = threading.Thread(target=run, name="arrivals", daemon=True)
+    thread.start()
+    return thread
 
 
 def _core_loader(method: str) -> Callable:

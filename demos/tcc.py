@@ -23,9 +23,14 @@ MAX_FRAMES = 150                     # frames per video kept for the alignment (
 LIVE_STEPS = (10, 150, 60)           # min, max, default steps of live training
 PLAY_SIDE = 160                      # height of each half of the synced playback
 
-IDEA = r"""
-### Temporal cycle-consistency: align two videos of one action, no labels
+SUMMARY = r"""
+### TCC: align two videos of one action, with no labels
+Every frame is embedded on its own; training makes a **cycle** come back: from a frame of video 1 to its
+nearest neighbour in video 2 and back again. Then the same moment of the action sits at the same place,
+whatever the look or the pace, and alignment is a nearest-neighbour lookup (Dwibedi et al., CVPR 2019).
+"""
 
+IDEA = r"""
 Two people throw a ball: different clothes, background, camera, pace. TCC embeds **every frame on
 its own** (the network never sees a frame's time) and trains so that a *cycle* comes back: from frame
 $i$ of video $U$ go to its **soft nearest neighbour** in video $V$, then back to $U$; you should land on $i$.
@@ -122,15 +127,15 @@ def synced_frames(frames_a: np.ndarray, frames_b: np.ndarray, idx: np.ndarray) -
 def similarity_figure(sim: np.ndarray, idx: np.ndarray, truth: np.ndarray | None = None):
     fig = figures.new_figure(4.6, 3.8)
     ax = fig.add_subplot()
-    im = ax.imshow(sim, cmap="magma", aspect="auto", origin="upper")
-    ax.plot(idx, np.arange(len(idx)), "o-", color="cyan", ms=3, lw=1, label="nearest neighbour")
+    im = ax.imshow(sim, cmap="Greys_r", aspect="auto", origin="upper")
+    ax.plot(idx, np.arange(len(idx)), "o-", color=figures.ANSWER, ms=3, lw=1, label="its alignment (nearest)")
     if truth is not None:
-        ax.plot(truth, np.arange(len(truth)), "--", color="#00c000", lw=1.5, label="true phase match")
+        ax.plot(truth, np.arange(len(truth)), "--", color=figures.TRUTH, lw=2, label="the truth (same phase)")
     ax.set_xlabel("video 2 frame")
     ax.set_ylabel("video 1 frame")
     ax.set_title("similarity  $-\\|u_i - v_j\\|^2 / D$")
     fig.colorbar(im, ax=ax, shrink=0.8)
-    ax.legend(loc="lower left", fontsize=7)
+    ax.legend(loc="lower left")
     return fig
 
 
@@ -144,7 +149,7 @@ def trajectory_figure(pa: np.ndarray, pb: np.ndarray):
                         edgecolors="black", linewidths=0.3, label=name, zorder=2)
     fig.colorbar(sc, ax=ax, shrink=0.8, label="time (start -> end of each video)")
     ax.set_title("both videos' embeddings (2-D PCA)")
-    ax.legend(fontsize=7)
+    ax.legend()
     ax.set_xticks([])
     ax.set_yticks([])
     return fig
@@ -152,20 +157,20 @@ def trajectory_figure(pa: np.ndarray, pb: np.ndarray):
 
 @figures.cached_plot
 def cycle_figure(c: dict, i: int):
-    fig = figures.new_figure(5.6, 3.6)
+    fig = figures.new_figure(6.0, 4.4)
     ax1, ax2 = fig.subplots(2, 1)
     a, b = c["alpha"], c["beta"]
-    ax1.bar(np.arange(len(a)), a, color=["tab:orange" if j == c["j"] else "tab:gray" for j in range(len(a))])
-    ax1.set_title(f"alpha: where frame {i} of video 1 lands in video 2 (soft nearest neighbour)", fontsize=9)
-    ax1.set_xlabel("video 2 frame", fontsize=8)
-    colors = ["tab:gray"] * len(b)
-    colors[c["back"]] = "tab:green" if c["consistent"] else "tab:red"
+    ax1.bar(np.arange(len(a)), a, color=[figures.ANSWER if j == c["j"] else figures.OTHER for j in range(len(a))])
+    ax1.set_title(f"alpha: where frame {i} of video 1 lands in video 2 (soft nearest neighbour)")
+    ax1.set_xlabel("video 2 frame")
+    colors = [figures.OTHER] * len(b)
+    colors[c["back"]] = figures.verdict_colour(bool(c["consistent"]))
     ax2.bar(np.arange(len(b)), b, color=colors)
-    ax2.axvline(i, color="black", ls="--", lw=1, label=f"start {i}")
-    ax2.axvline(c["mu"], color="tab:blue", ls=":", lw=1.5, label=f"mu = {c['mu']:.1f}")
-    ax2.set_title("beta: where the cycle comes back in video 1", fontsize=9)
-    ax2.set_xlabel("video 1 frame", fontsize=8)
-    ax2.legend(fontsize=7, loc="upper right")
+    ax2.axvline(i, color=figures.TRUTH, ls="--", lw=1.5, label=f"start {i} (where it should return)")
+    ax2.axvline(c["mu"], color=figures.ANSWER, ls=":", lw=1.5, label=f"mu = {c['mu']:.1f}")
+    ax2.set_title("beta: where the cycle comes back in video 1")
+    ax2.set_xlabel("video 1 frame")
+    ax2.legend(loc="upper right")
     return fig
 
 
@@ -183,29 +188,30 @@ def application_figure(carried: np.ndarray | None, given: np.ndarray | None, tru
         for k, (r, lab) in enumerate(rows):
             x = np.linspace(0, 1, len(r) + 1)
             ax0.pcolormesh(x, [k, k + 0.8], r[None].astype(float), cmap=cmap, vmin=-0.5, vmax=max(n, 2) - 0.5)
-        ax0.set_yticks([k + 0.4 for k in range(len(rows))], [lab for _, lab in rows], fontsize=8)
+        ax0.set_yticks([k + 0.4 for k in range(len(rows))], [lab for _, lab in rows])
         ax0.set_xticks([])
         ax0.invert_yaxis()
         handles = [__import__("matplotlib.patches", fromlist=["Patch"]).Patch(color=PHASE_COLORS[k],
                    label=names[k] if k < len(names) else f"phase {k}") for k in range(n)]
-        ax0.legend(handles=handles, fontsize=7, ncol=min(n, 4), loc="upper center", bbox_to_anchor=(0.5, 1.45))
-        ax0.set_xlabel("time (fraction of each video)", fontsize=8)
+        ax0.legend(handles=handles, ncol=min(n, 4), loc="upper center", bbox_to_anchor=(0.5, 1.45))
+        ax0.set_xlabel("time (fraction of each video)")
     else:
         ax1 = fig.add_subplot()
     ax1.plot(np.arange(len(dist)), dist, color="tab:purple")
     thr = float(np.median(dist) + 3 * np.median(np.abs(dist - np.median(dist))) + 1e-6)
     ax1.axhline(thr, color="grey", ls=":", lw=1)
     odd = np.flatnonzero(dist > thr)
-    ax1.plot(odd, dist[odd], "x", color="tab:red")
-    ax1.set_xlabel("video 2 frame", fontsize=8)
-    ax1.set_ylabel("distance to best\nmatch in video 1", fontsize=8)
+    ax1.plot(odd, dist[odd], "x", color=figures.WRONG)
+    ax1.set_xlabel("video 2 frame")
+    ax1.set_ylabel("distance to best\nmatch in video 1")
     return fig
 
 
 def cycle_strip(frames_a, frames_b, i: int, c: dict) -> np.ndarray:
     """Three thumbnails: the start frame, its nearest neighbour in video 2, where the cycle came back."""
     return figures.strip([frames_a[i], frames_b[c["j"]], frames_a[c["back"]]],
-                         [f"1: frame {i}", f"2: frame {c['j']}", f"back: {c['back']}"], height=128)
+                         [f"1: frame {i}", f"2: frame {c['j']}", f"back: {c['back']}"],
+                         colours={1: figures.ANSWER, 2: figures.verdict_colour(bool(c["consistent"]))})
 
 
 # --------------------------------------------------------------------- handlers
@@ -270,7 +276,7 @@ def align_videos(tab: Tab, path_a, path_b, boundaries, mine):
     if truth_match is not None:
         err = np.abs(idx - truth_match).mean()
         summary += f" Against the true phases: mean error {err:.1f} frames of video 2."
-    notes = "; ".join(n for n in (common.notes_text(notes_a), common.notes_text(notes_b)) if n)
+    notes = common.notes_text([f"video 1: {n}" for n in notes_a] + [f"video 2: {n}" for n in notes_b])
     if notes:
         summary += f"\n\n_{notes}_"
     session = dict(frames_a=frames_a, frames_b=frames_b, emb_a=emb_a, emb_b=emb_b, truth_b=truth_b,
@@ -310,12 +316,13 @@ def train_live(tab: Tab, path_a, path_b, start_from, steps, mine, progress=gr.Pr
         base = tab.shipped()
     before = _tau(base, frames_a, frames_b) if base is not None else None
     model, history = tcc.train(config, steps, tab.device, progress=common.progress_callback(progress, "TCC"),
-                               model=base, videos=[frames_a, frames_b])
+                               model=base, videos=[frames_a, frames_b], log_every=1)
     model = model.cpu().eval() if tab.device != "cpu" else model
     after = _tau(model, frames_a, frames_b)
     fig = figures.curve_figure(history, keys=("loss", "acc"), title="live TCC training on your two videos",
                                chance=1 / config.frames_per_video)
-    msg = (f"Trained {steps} steps on these two videos ({start_from}); 'acc' is the share of cycles "
+    msg = (f"Trained {steps} steps on these two videos ({start_from}). {figures.change_sentence(history)} "
+           f"'acc' is the share of cycles "
            f"in a batch that come back exactly (chance {1 / config.frames_per_video:.2f}). "
            f"Kendall's tau on this pair: "
            + (f"{before:.3f} before, " if before is not None else "")
@@ -366,44 +373,50 @@ def _application_outputs(session: dict, boundaries: str):
 
 def build(device) -> None:
     tab = Tab(METHOD, device)
-    if not tab.header(IDEA):
+    if not tab.header(SUMMARY, IDEA):
         return
     mine = tab.state()
     session = common.user_state()               # this visitor's last alignment, for the cycle and the labels
 
-    with gr.Row():
-        video_a = gr.Video(label="video 1 (the reference)", elem_id="tcc-video-a", height=220)
-        video_b = gr.Video(label="video 2 (re-timed to video 1)", elem_id="tcc-video-b", height=220)
     pairs = example_pairs()
+    first = pairs[0] if pairs else [None, None]
+    with gr.Row():
+        with gr.Column(scale=1, min_width=200):
+            video_a = gr.Video(value=first[0], label="video 1 (the reference)", elem_id="tcc-video-a",
+                               elem_classes="ssl-input")
+        with gr.Column(scale=1, min_width=200):
+            video_b = gr.Video(value=first[1], label="video 2 (re-timed to video 1)", elem_id="tcc-video-b",
+                               elem_classes="ssl-input")
+        with gr.Column(scale=2, min_width=300):
+            align_btn = gr.Button("Align", variant="primary", elem_id="tcc-align")
+            summary = gr.Markdown(elem_id="tcc-summary")
+            synced = gr.Video(label="played in sync: video 2 re-timed to video 1 by the alignment",
+                              elem_id="tcc-synced", autoplay=True, loop=True, elem_classes="ssl-input")
     if pairs:
         gr.Examples(pairs, inputs=[video_a, video_b], elem_id="tcc-examples", label="bundled pairs: one throw, different throwers, paces "
                     "and lengths (the last pair: the same throw re-timed)")
-    align_btn = gr.Button("Align", variant="primary", elem_id="tcc-align")
-    summary = gr.Markdown(elem_id="tcc-summary")
     with gr.Row():
-        synced = gr.Video(label="played in sync: video 2 re-timed to video 1 by the alignment", elem_id="tcc-synced",
-                          autoplay=True, loop=True, height=220)
-    with gr.Row():
-        sim_plot = gr.Plot(label="similarity matrix and nearest-neighbour path", elem_id="tcc-similarity")
-        traj_plot = gr.Plot(label="embedding trajectories", elem_id="tcc-trajectories")
+        sim_plot = gr.Plot(label="similarity matrix and nearest-neighbour path", elem_id="tcc-similarity",
+                           elem_classes="ssl-plot")
+        traj_plot = gr.Plot(label="embedding trajectories", elem_id="tcc-trajectories", elem_classes="ssl-plot")
 
     gr.Markdown("### The cycle, made visible\nPick a frame of video 1: where does it land in video 2 (alpha), "
                 "and where does it come back (beta)?")
     frame_i = gr.Slider(0, 47, value=24, step=1, label="frame of video 1", elem_id="tcc-frame")
+    cycle_txt = gr.Markdown(elem_id="tcc-cycle-text")
     with gr.Row():
-        cycle_plot = gr.Plot(label="alpha and beta", elem_id="tcc-cycle")
-        with gr.Column():
-            cycle_img = gr.Image(label="start -> nearest neighbour -> back", format="png", elem_id="tcc-cycle-frames",
-                                 interactive=False)
-            cycle_txt = gr.Markdown()
+        cycle_plot = gr.Plot(label="alpha and beta", elem_id="tcc-cycle", elem_classes="ssl-plot")
+        cycle_img = gr.Image(label="start -> nearest neighbour -> back", format="png", elem_id="tcc-cycle-frames",
+                             interactive=False)
 
     gr.Markdown("### What it is for: carry labels from one labelled video, spot frames with no match")
     with gr.Row():
         boundaries = gr.Textbox(label="phase boundaries in video 1 (frame numbers, comma separated)",
                                 placeholder="e.g. 9, 20, 31", elem_id="tcc-boundaries", scale=3)
         carry_btn = gr.Button("Carry labels", scale=1)
-    app_plot = gr.Plot(label="labels carried to video 2, and match distance", elem_id="tcc-application")
-    app_txt = gr.Markdown()
+    app_plot = gr.Plot(label="labels carried to video 2, and match distance", elem_id="tcc-application",
+                       elem_classes="ssl-plot")
+    app_txt = gr.Markdown(elem_id="tcc-application-text")
 
     gr.Markdown("### Measured on held-out throws (the model card)")
     gr.Markdown(common.card_markdown(METHOD, CARD_ROWS))
@@ -413,12 +426,13 @@ def build(device) -> None:
     with gr.Row():
         start_from = gr.Radio(["the shipped model", "from scratch", "my trained model"], value="the shipped model",
                               label="start from")
-        steps = gr.Slider(LIVE_STEPS[0], LIVE_STEPS[1], value=LIVE_STEPS[2], step=10, label="steps")
+        steps = gr.Slider(LIVE_STEPS[0], LIVE_STEPS[1], value=LIVE_STEPS[2], step=10, label="steps",
+                          elem_id="tcc-steps")
     with gr.Row():
         train_btn = gr.Button("Train on these two videos", elem_id="tcc-train")
         forget_btn = gr.Button("Forget my model")
-    train_plot = gr.Plot(label="training curve", elem_id="tcc-curve")
-    train_txt = gr.Markdown()
+    train_plot = gr.Plot(label="training curve", elem_id="tcc-curve", elem_classes="ssl-plot")
+    train_txt = gr.Markdown(elem_id="tcc-train-msg")
 
     outputs = [synced, sim_plot, traj_plot, summary, session, frame_i, cycle_plot, cycle_img, cycle_txt,
                boundaries, app_plot, app_txt]
@@ -429,6 +443,12 @@ def build(device) -> None:
     train_btn.click(tab.handler(train_live), [video_a, video_b, start_from, steps, mine],
                     [mine, train_plot, train_txt], api_name="tcc_train")
     forget_btn.click(tab.forget, [mine], [mine, train_txt], api_name="tcc_forget")
+    if pairs:
+        tab.arrive(align_videos, (first[0], first[1], "", None), outputs)
+    tab.clears([video_a, video_b], [synced, sim_plot, traj_plot, session, cycle_plot, cycle_img, cycle_txt,
+                                    app_plot, app_txt],
+               summary, "New videos: press **Align**.")
+    tab.playable(video_a, video_b)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The VideoMAE tab: hide 90% of a clip in tubes and watch a small ViT fill it in from the rest.
 
-No math here: the tab calls core.videomae (reconstruct, reconstruct_baseline, psnr,
-ratio_curve, train) and turns its numpy outputs into videos, pictures and words.
+No math here: the tab calls core.videomae (reconstruct_compare, psnr, ratio_curve, train, and
+load_hf for the authors' checkpoint when the local cache has it) and turns its numpy outputs into
+videos, pictures and words.
 """
 from __future__ import annotations
 
@@ -21,11 +22,22 @@ from demos.tab import Tab
 METHOD = "videomae"
 MAX_SECONDS = 3.2          # the first 48 frames at 15 fps: a click stays within a second or two
 MAX_SIDE = 160             # the model works at 64 px on the shorter side; 160 px is plenty to show it
-STRIP_FRAMES = 6
+STRIP_FRAMES = 4
+STRIP_ROW = 160            # each row of the strip this many pixels tall: readable on a projector
 LIVE_STEPS_MAX = 150
+TRAINED, OFFICIAL = "trained here", "official VideoMAE-Base"   # the choice of model beside the leak
+LEAK_ROW_HEIGHT = 96       # px per frame in the honest-vs-leaking picture
+LEAK_COLOUR = (255, 120, 90)
+LEAK_LABEL_BAND = 40       # white rows above the picture, under gradio's label
+
+SUMMARY = r"""
+### VideoMAE: fill in a video that is 90% hidden
+The clip is cut into small space-time tubes, 90% are hidden in the same places in every frame (**tube
+masking**), and a Vision Transformer that sees only the rest reconstructs them. What you see used the visible
+tubes only (Tong et al., NeurIPS 2022).
+"""
 
 IDEA = r"""
-### VideoMAE: fill in a video that is 90% hidden
 *Tong, Song, Wang & Wang, VideoMAE: Masked Autoencoders are Data-Efficient Learners for Self-Supervised
 Video Pre-Training, NeurIPS 2022.*
 
@@ -68,8 +80,11 @@ def _error_map(recon: np.ndarray, frames: np.ndarray, mask: np.ndarray) -> np.nd
 
 def _strip(rows: list[np.ndarray], n: int = STRIP_FRAMES, gap: int = 2) -> np.ndarray:
     """Rows of videos (T, H, W, 3) -> one image: n evenly spaced frames per row, white gaps."""
-    T, H, W, _ = rows[0].shape
+    T = len(rows[0])
     idx = np.linspace(0, T - 1, min(n, T)).round().astype(int)
+    rows = [np.stack(figures.fit_height(video[idx], STRIP_ROW)) for video in rows]
+    idx = np.arange(len(idx))
+    H, W = rows[0].shape[1:3]
     out = np.full((len(rows) * (H + gap) - gap, len(idx) * (W + gap) - gap, 3), 255, np.uint8)
     for r, video in enumerate(rows):
         for j, t in enumerate(idx):
@@ -84,15 +99,15 @@ def ratio_figure(curves: dict, title: str):
     ratios = [r * 100 for r in vm.EVAL_RATIOS]
     styles = {"tube": "-", "random": "--"}
     for masking, c in curves.items():
-        ax.plot(ratios, c["model"], styles[masking], color="tab:blue", marker="o", label=f"VideoMAE, {masking}")
-        ax.plot(ratios, c["nearest"], styles[masking], color="tab:orange", marker="s",
+        ax.plot(ratios, c["model"], styles[masking], color=figures.ANSWER, marker="o", label=f"VideoMAE, {masking}")
+        ax.plot(ratios, c["nearest"], styles[masking], color=figures.BASELINE, marker="s",
                 label=f"copy nearest visible, {masking}")
         if masking == "tube":
-            ax.plot(ratios, c["mean"], ":", color="tab:gray", label="frame mean, tube")
+            ax.plot(ratios, c["mean"], ":", color=figures.OTHER, label="frame mean, tube")
     ax.set_xlabel("mask ratio (%)")
     ax.set_ylabel("PSNR on hidden pixels (dB)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7)
+    ax.set_title(title)
+    ax.legend()
     ax.grid(alpha=0.3)
     return fig
 
@@ -157,6 +172,90 @@ def measure_curve(tab: Tab, video_path, mine):
     return ratio_figure(curves, f"this clip ({len(frames)} frames), {who.replace('*', '')}")
 
 
+LEAK_IDEA = f"""
+The authors' own model, **VideoMAE-Base** (`{vm.OFFICIAL}`: ViT-B, 94 M parameters with its decoder,
+pretrained on Kinetics-400 for 1600 epochs; weights CC-BY-NC-4.0), predicts each hidden tubelet
+*normalized by its own mean and standard deviation*. To show pixels, the public visualisation (the
+official `run_videomae_vis.py`, and most pictures of VideoMAE you have seen) multiplies back the
+**true** mean and std of each hidden patch: it reads the very pixels it claims to guess, which is
+why even an untrained network looks good there. The **honest** picture estimates them from the
+visible tubelets around the patch instead (here, and in the tab above, changing a hidden pixel changes
+nothing). Both come from the same forward pass; the PSNR on the hidden pixels is measured against
+the same baselines. One pass covers 16 frames: the first 16 frames of the clip, centre square.
+"""
+
+
+def model_choice() -> gr.Radio:
+    """"trained here" and, when its checkpoint is in the local cache, the official VideoMAE-Base."""
+    have = vm.in_cache(vm.OFFICIAL)
+    info = (f"{vm.OFFICIAL} is in the local Hugging Face cache" if have else
+            vm.how_to_get(vm.OFFICIAL).replace("`", ""))
+    return gr.Radio([TRAINED, OFFICIAL] if have else [TRAINED], value=TRAINED, label="which model",
+                    info=info, elem_id="videomae-which")
+
+
+def _official(tab: Tab):
+    """The official checkpoint, loaded once from the cache; its absence a message saying how to get it."""
+    def load():
+        try:
+            return vm.load_hf(vm.OFFICIAL, tab.device)
+        except vm.NotInCacheError as err:
+            raise gr.Error(str(err).replace("`", "")) from None
+    return tab.once("official", load)
+
+
+def _leak_picture(view, mask, honest, leaking, honest_caption: str) -> np.ndarray:
+    """Rows of frames: the original, what the network sees, the honest picture, the leaking one; captioned.
+
+    A white band on top: gradio draws the image's label over its top-left corner.
+    """
+    T = len(view)
+    idx = np.linspace(0, T - 1, min(STRIP_FRAMES, T)).round().astype(int)
+    rows = [("original", view, figures.WHITE), ("what the network sees", _masked_view(view, mask), figures.WHITE),
+            (honest_caption, honest, figures.WHITE),
+            ("LEAKS: each hidden patch's true statistics", leaking, LEAK_COLOUR)]
+    pictures = [figures.caption(figures.side_by_side(figures.fit_height(list(frames[idx]), LEAK_ROW_HEIGHT)),
+                                text, colour, below=True) for text, frames, colour in rows]   # a caption under each row
+    gap = np.full((figures.GAP, pictures[0].shape[1], 3), 255, np.uint8)
+    top = np.full((LEAK_LABEL_BAND, pictures[0].shape[1], 3), 255, np.uint8)
+    return np.concatenate([top] + [p for pic in pictures for p in (pic, gap)][:-1], axis=0)
+
+
+def compare_leak(tab: Tab, video_path, ratio, masking, seed, which, mine):
+    """The honest picture beside the public visualisation's leaking one, for the chosen model."""
+    frames, _, notes = _load(video_path)
+    ratio = common.number(ratio, "The mask ratio")
+    seed = common.number(seed, "The mask seed", 0, integer=True)
+    if which == OFFICIAL:
+        model, who = _official(tab), f"the authors' VideoMAE-Base ({vm.OFFICIAL})"
+        honest_is = "its head times a mean and std estimated from the visible tubelets"
+        caption = "honest: the head times statistics of the visible tubelets"
+    elif which == TRAINED:
+        model, who = tab.model(mine)
+        honest_is = "its pixel head (what the tab above shows); the leaking picture uses its paper head"
+        caption = "honest: the pixel head, from visible tubelets only"
+    else:
+        raise gr.Error(f"Unknown model choice {which!r}: choose {TRAINED!r} or {OFFICIAL!r}.")
+    view = vm.one_window(frames, model.config)
+    recons, mask = vm.reconstruct_compare(model, view, ratio, seed, masking, leaking=True,
+                                          baselines=("mean", "smooth", "nearest"))
+    names = {"model": "honest", "leaking": "**leaking**: true statistics of each hidden patch",
+             "smooth": "smooth fill of visible colours", "mean": "frame mean of visible patches",
+             "nearest": "copy nearest visible tubelet"}
+    scores = {k: vm.psnr(recons[k], view, mask) for k in names}
+    best_base = max(scores["smooth"], scores["mean"], scores["nearest"])
+    lines = [f"**Asked:** fill in {mask.mean():.0%} of {len(view)} frames ({view.shape[1]}x{view.shape[2]}, "
+             f"**{masking}** masking, seed {seed}). **Answered by** {who}; honest: {honest_is}.",
+             "", "| hidden pixels filled by | reads them? | PSNR (dB) |", "|---|---|---|"]
+    lines += [f"| {names[k]} | {'**yes**' if k == 'leaking' else 'no'} | {scores[k]:.2f} |" for k in names]
+    lines += ["", f"**The leak is worth {scores['leaking'] - scores['model']:+.2f} dB** over the honest picture: "
+              "that is what the true statistics give away, not what the network knows. "
+              f"Honest against the best baseline: {scores['model'] - best_base:+.2f} dB."]
+    if notes:
+        lines += ["", common.notes_text(notes)]
+    return _leak_picture(view, mask, recons["model"], recons["leaking"], caption), "\n".join(lines)
+
+
 def train_live(tab: Tab, video_path, steps, start, data_choice, mine, progress=gr.Progress()):
     steps = int(steps)
     if not 1 <= steps <= LIVE_STEPS_MAX:
@@ -173,10 +272,10 @@ def train_live(tab: Tab, video_path, steps, start, data_choice, mine, progress=g
         data = dict(clips=None, synthetic=True)
         where = f"{steps} steps on the bundled training footage"
     model, history = vm.train(config, steps, "cpu", progress=common.progress_callback(progress, "training"),
-                              model=base, log_every=max(1, steps // 30), **data)
+                              model=base, log_every=1, **data)
     desc = ("the shipped model + " if base is not None else "from scratch, ") + where
     fig = figures.curve_figure(history, keys=("loss", "psnr"), title="your training run (90% tube masking)")
-    msg = (f"Trained {desc}. Final training PSNR on hidden pixels: {history['psnr'][-1]:.2f} dB. "
+    msg = (f"Trained {desc}. {figures.change_sentence(history, ('loss', 'psnr'), {'psnr': '{:.2f} dB'})} "
            "The reconstruction above now uses **your model**; press *Mask and reconstruct* again.")
     return Tab.yours(model, desc), fig, msg
 
@@ -186,14 +285,14 @@ def train_live(tab: Tab, video_path, steps, start, data_choice, mine, progress=g
 def build(device=None) -> None:
     """Lay out the VideoMAE tab inside the current gr.Tab (the model loads on first use)."""
     tab = Tab(METHOD, device or "cpu")
-    if not tab.header(IDEA):
+    if not tab.header(SUMMARY, IDEA):
         return
     clips = vm_examples()
     mine = tab.state()
     with gr.Row():
         with gr.Column(scale=1):
             video_in = gr.Video(value=clips[0][0], label="clip (first 3 s are used)", sources=["upload"],
-                                elem_id="videomae-input", height=220)
+                                elem_id="videomae-input", height=220, elem_classes="ssl-input")
             gr.Examples(examples=clips, inputs=[video_in], label="bundled clips (bikes and city are held out: "
                         "the model never trained on them)")
             ratio = gr.Slider(0.5, 0.95, value=0.9, step=0.05, label="mask ratio", elem_id="videomae-ratio")
@@ -205,16 +304,24 @@ def build(device=None) -> None:
         with gr.Column(scale=2):
             video_out = gr.Video(label="original | what the network sees | reconstruction",
                                  elem_id="videomae-video", autoplay=True, loop=True, height=260)
-            strip = gr.Image(label="frames: original, masked input, reconstruction, error on hidden pixels",
-                             format="png", elem_id="videomae-strip", interactive=False)
             report = gr.Markdown(elem_id="videomae-report")
+    strip = gr.Image(label="frames: original, masked input, reconstruction, error on hidden pixels",
+                     format="png", elem_id="videomae-strip", interactive=False)
+    with gr.Accordion("The authors' model, and the leak in the public pictures", open=True):
+        gr.Markdown(LEAK_IDEA)
+        with gr.Row():
+            which = model_choice()
+            leak_btn = gr.Button("Honest beside leaking", elem_id="videomae-leak")
+        leak_image = gr.Image(label="honest and leaking, one forward pass", format="png",
+                              elem_id="videomae-leak-image", interactive=False)
+        leak_report = gr.Markdown(elem_id="videomae-leak-report")
     with gr.Accordion("Why tube masking: PSNR against the mask ratio", open=True):
         gr.Markdown("With **random** masking a hidden tubelet is usually visible a moment earlier or later, so "
                     "reconstruction stays easy even at 90%: the network could learn to copy. **Tube** masking "
                     "removes that leak. Measured on the held-out clips (bikes, city) for the shipped model:")
         curves = card_curves()
         ratio_plot = gr.Plot(ratio_figure(curves, "held-out clips, shipped model") if curves else None,
-                             elem_id="videomae-ratio-plot", show_label=False)
+                             elem_id="videomae-ratio-plot", show_label=False, elem_classes="ssl-plot")
         curve_btn = gr.Button("Measure it on this clip", elem_id="videomae-curve")
     with gr.Accordion("What it is for, and the measured numbers", open=False):
         gr.Markdown("Reconstruction is only the pretext task. What the paper wants is the **encoder**: "
@@ -238,17 +345,25 @@ def build(device=None) -> None:
                     "scratch or from the shipped model. A few dozen steps take under a minute; your model is "
                     "kept for you only and answers the controls above.")
         with gr.Row():
-            steps = gr.Slider(5, LIVE_STEPS_MAX, value=40, step=5, label="steps (4 clips each)")
+            steps = gr.Slider(5, LIVE_STEPS_MAX, value=40, step=5, label="steps (4 clips each)",
+                              elem_id="videomae-steps")
             start = gr.Radio(["the shipped model", "scratch"], value="the shipped model", label="start from")
             data_choice = gr.Radio(["this clip", "bundled footage"], value="this clip", label="train on")
         with gr.Row():
             train_btn = gr.Button("Train", elem_id="videomae-train")
             forget_btn = gr.Button("Back to the shipped model", elem_id="videomae-forget")
-        train_plot = gr.Plot(elem_id="videomae-train-plot", show_label=False)
+        train_plot = gr.Plot(elem_id="videomae-train-plot", show_label=False, elem_classes="ssl-plot")
         train_msg = gr.Markdown(elem_id="videomae-train-msg")
 
     run_btn.click(tab.handler(reconstruct), [video_in, ratio, masking, seed, mine], [video_out, strip, report],
                   api_name="videomae_reconstruct")
+    leak_btn.click(tab.handler(compare_leak), [video_in, ratio, masking, seed, which, mine], [leak_image, leak_report],
+                   api_name="videomae_leak")
+    tab.arrive(reconstruct, (clips[0][0], 0.9, "tube", 0, None), [video_out, strip, report])
+    tab.arrive(compare_leak, (clips[0][0], 0.9, "tube", 0, TRAINED, None), [leak_image, leak_report],
+               name="leak_arrival")
+    tab.clears([video_in], [video_out, strip, leak_image, leak_report], report, "A new clip: press **Mask and reconstruct**.")
+    tab.playable(video_in)
     curve_btn.click(tab.handler(measure_curve), [video_in, mine], [ratio_plot], api_name="videomae_curve")
     train_btn.click(tab.handler(train_live), [video_in, steps, start, data_choice, mine],
                     [mine, train_plot, train_msg], api_name="videomae_train")

@@ -102,8 +102,10 @@ def test_events_share_the_cores():
     """Clicks of every tab draw on one pool of slots; live training has its own single slot."""
     import app
     demo = app.build_app("cpu")
-    groups = {(fn.concurrency_id, fn.concurrency_limit) for fn in demo.fns.values()}
-    assert groups == {("compute", app.CONCURRENCY), ("train", 1)}
+    groups = {(fn.concurrency_id, fn.concurrency_limit) for fn in demo.fns.values() if fn.queue}
+    assert groups == {("compute", app.CONCURRENCY), ("train", 1), ("arrival", None)}
+    arrivals = {fn.api_name for fn in demo.fns.values() if fn.concurrency_id == "arrival"}
+    assert {f"{key}_arrival" for key, _, _ in app.TABS} <= arrivals      # serving a kept result holds no slot
     train = {fn.api_name for fn in demo.fns.values() if fn.concurrency_id == "train"}
     assert train == {f"{key}_train" for key, _, _ in app.TABS}
 

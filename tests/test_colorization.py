@@ -270,7 +270,10 @@ def test_tab_handlers_on_a_bundled_example(tab):
     assert fns["colorization_target"](state, 5).shape == target.shape
     evt = gr.SelectData(None, {"index": [64, 40], "value": None})
     marked, heat, heat_raw, text = fns["colorization_pointer"](state, 5, None, evt)
-    assert heat.shape == state["frames"][0].shape and "pointer" in text
+    z = D._zoom_factor(state["frames"].shape[1:])            # shown enlarged, big enough to click on
+    H, W = state["frames"].shape[1:3]
+    assert z >= 2 and heat.shape == (H * z, W * z, 3) and marked.shape == heat.shape and "pointer" in text
+    assert f"from ({64 // z}, {40 // z})" in text              # the click maps back to the frame's own pixel
     # a drawn mask (one red stroke on an RGBA layer) is used instead of the example's
     layer = np.zeros((128, 128, 4), np.uint8)
     layer[20:40, 20:40] = [255, 64, 64, 255]

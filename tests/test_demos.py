@@ -143,7 +143,27 @@ def test_caption_inside_keeps_the_size_and_below_adds_a_bar():
     inside = figures.caption(frame, "frame 3")
     assert inside.shape == frame.shape and (inside[-5, 2] == 0).all() and (inside[0] == 128).all()
     below = figures.caption(frame, "frame 3", below=True)
-    assert below.shape == (54, 80, 3) and (below[:40] == frame).all()
+    assert below.shape[1:] == (80, 3) and below.shape[0] > 40 + 14 and (below[:40] == frame).all()
+    # letters readable on a projector: 14 px at least, a tenth of a tall picture
+    assert figures.caption_size(40) == 14 and figures.caption_size(300) == 30
+
+
+def test_training_sentence_says_what_changed_or_that_nothing_did():
+    moved = figures.change_sentence({"step": list(range(1, 11)), "loss": [2.0] * 9 + [1.5], "acc": [0.1] * 10})
+    assert "loss 2 -> 1.5" in moved and "acc stayed at 10%" in moved and "has 10 points" in moved
+    still = figures.change_sentence({"step": [1, 2], "loss": [0.17, 0.17]})
+    assert "nothing moved" in still and "has 2 points" in still
+
+
+def test_bars_colour_the_answer_by_right_or_wrong_and_the_truth_blue():
+    from matplotlib.colors import to_hex
+    def colours(**kw):
+        fig = figures.bar_figure.uncached(["a", "b", "c"], [0.5, 0.3, 0.2], **kw)   # the figure, before rendering
+        return [to_hex(p.get_facecolor()) for p in fig.axes[0].patches]
+    assert colours(answer=0, truth=0)[0] == figures.RIGHT
+    wrong = colours(answer=0, truth=2)
+    assert wrong[0] == figures.WRONG and wrong[2] == figures.TRUTH and wrong[1] == figures.OTHER
+    assert colours(answer=1, truth=2, near=True)[1] == figures.NEAR
 
 
 def test_strip_fits_frames_of_any_size_to_one_height():
@@ -169,3 +189,10 @@ def test_heat_overlay_is_matplotlibs_inferno_where_the_weight_is_one():
     assert np.abs(full.astype(int) - expected).max() <= 1
     none = figures.heat_overlay(image, heat, weight=np.zeros_like(heat), dim=0.5)
     assert (none == 100).all()
+
+
+def test_adapted_input_notes_are_said_once():
+    from demos import common
+    assert common.notes_text(["video 1: trimmed.", "video 1: trimmed", "video 2: downscaled"]) == \
+        "Adapted input: video 1: trimmed; video 2: downscaled."
+    assert common.notes_text([]) == ""

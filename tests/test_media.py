@@ -227,3 +227,19 @@ def test_audio_from_a_text_file(tmp_path):
     p.write_text("no sound here")
     with pytest.raises(media.MediaError, match="as sound"):
         media.load_audio(p)
+
+
+def test_a_video_browsers_cannot_play_gets_an_h264_copy_with_its_sound(tmp_path):
+    """Old MPEG-4 Part 2 decodes here but previews blank in a browser: the preview is an H.264 copy."""
+    import subprocess
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets", "examples", "clips",
+                       "bunny.mp4")
+    old = str(tmp_path / "old.mp4")
+    subprocess.run([media._ffmpeg(), "-y", "-loglevel", "error", "-i", src, "-t", "1", "-c:v", "mpeg4",
+                    "-c:a", "aac", old], check=True)
+    assert media.probe_video(old)["codec"] == "mpeg4"
+    path, note = media.browser_playable(old)
+    assert note and "mpeg4" in note and path != old
+    info = media.probe_video(path)
+    assert info["codec"] == "h264" and info["pixels"] == "yuv420p" and info["audio"]
+    assert media.browser_playable(path) == (path, None)          # a playable file is left as it is

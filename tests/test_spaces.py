@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import inspect
 import os
@@ -25,7 +26,7 @@ WRAPPED = {
     "colorization_track", "colorization_pointer", "colorization_train",
     "tcc_align", "tcc_cycle", "tcc_phases", "tcc_train",
     "sound_localization_localize", "sound_localization_train",
-    "videomae_reconstruct", "videomae_curve", "videomae_train",
+    "videomae_reconstruct", "videomae_curve", "videomae_leak", "videomae_train",
 }
 # Each tab's main click on its default example (the component's value, else the first bundled example).
 MAIN_CLICKS = ["jigsaw_solve", "sequence_sort_sort", "colorization_track", "tcc_align",
@@ -118,9 +119,21 @@ def test_every_compute_handler_is_wrapped_on_zero_gpu(zero_demo):
     assert stub.auto_wrap is False, "gradio's own auto-wrap stays off: the app picks handlers and durations"
     wrapped = {fn.api_name for fn in demo.fns.values() if hasattr(fn.fn, "zerogpu")}
     assert wrapped == WRAPPED
-    assert len(stub.wrapped) == len(WRAPPED)
+    arrivals = [name for name, _ in demo.ssl_arrivals]          # each tab's default, computed through `gpu`
+    assert {f"{key}_arrival" for key, _, _ in app.TABS} <= set(arrivals)
+    assert len(stub.wrapped) == len(WRAPPED) + len(arrivals)
     for fn in demo.fns.values():        # the rule behind the list: queued, not a light handler
         assert hasattr(fn.fn, "zerogpu") == spaces_gpu.computes(fn), fn.api_name
+
+
+def test_a_default_example_borrows_the_gpu_once_then_every_visitor_gets_it_from_memory(zero_demo):
+    demo, stub = zero_demo
+    name, value = next((n, v) for n, v in demo.ssl_arrivals if n == "jigsaw_arrival")
+    stub.calls.clear()
+    first = value()
+    assert value() is first
+    assert stub.calls == [("<lambda>", spaces_gpu.CLICK_S)]
+    assert by_name(demo)[name].fn is not None and not hasattr(by_name(demo)[name].fn, "zerogpu")
 
 
 def test_wrapping_keeps_each_handler_kind_and_signature(plain_demo, zero_demo):
@@ -247,7 +260,8 @@ def _answers(demo, names: list[str]) -> dict:
             answers[name] = [digest(_paths(v)) for v in out["data"]]
         return answers
 
-    return asyncio.run(run())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:       # a loop of its own: the browser tests leave one running
+        return pool.submit(asyncio.run, run()).result()
 
 
 def _paths(value):

@@ -376,6 +376,21 @@ def test_baselines_see_only_visible_tubelets():
         vm.reconstruct_baseline("median", clip, config=TINY)
 
 
+def test_frame_masking_a_long_clip_leaves_whole_windows_hidden(tiny):
+    """Frame masking at 90% on a clip of several windows hides some windows entirely: they take the visible
+    mean colour of the clip instead of failing, and still read nothing hidden."""
+    clip = _clip(T=64, H=32, W=32)
+    outs, mask = vm.reconstruct_compare(tiny, clip, 0.9, seed=0, masking="frame",
+                                        baselines=("mean", "smooth", "nearest"))
+    steps = mask[::2, 0, 0]                                               # one entry per tubelet step
+    assert any(steps[i:i + 4].all() for i in range(0, 32, 4))             # a window with nothing visible
+    changed = clip.copy()
+    changed[mask] = 255 - changed[mask]
+    outs2, _ = vm.reconstruct_compare(tiny, changed, 0.9, seed=0, masking="frame",
+                                      baselines=("mean", "smooth", "nearest"))
+    for k in outs:
+        assert outs[k].shape == clip.shape and np.array_equal(outs[k], outs2[k]), k
+
 def test_psnr():
     a = np.zeros((2, 4, 4, 3), np.uint8)
     b = a.copy()
@@ -462,9 +477,58 @@ def test_tab_bad_inputs_raise_gr_error(handlers, tmp_path):
         dc.friendly(handlers["train_live"])(example, 10_000, "scratch", "this clip", None, progress=None)
 
 
+def test_tab_honest_beside_leaking_with_the_model_trained_here(handlers, shipped):
+    import functools
+
+    from demos import videomae as tab
+    from demos.tab import Tab
+    leak = functools.partial(tab.compare_leak, Tab("videomae", "cpu", load=lambda device: shipped))
+    example = tab.vm_examples()[0][0]
+    picture, report = leak(example, 0.9, "tube", 0, tab.TRAINED, None)
+    assert picture.ndim == 3 and picture.shape[2] == 3 and picture.shape[0] > 4 * tab.LEAK_ROW_HEIGHT
+    for name in ("honest", "leaking", "smooth fill", "frame mean", "nearest"):
+        assert name in report
+    assert "The leak is worth" in report and "**yes**" in report
+
+
+def test_tab_official_choice(shipped, monkeypatch):
+    """Absent from the cache: the choice says how to get it and a click says it again; present: it answers."""
+    import functools
+
+    import gradio as gr
+
+    from demos import videomae as tab
+    from demos.tab import Tab
+    t = Tab("videomae", "cpu", load=lambda device: shipped)
+    example = tab.vm_examples()[0][0]
+    monkeypatch.setattr(vm, "in_cache", lambda *a, **k: False)
+    monkeypatch.setattr(vm, "load_hf", lambda *a, **k: (_ for _ in ()).throw(vm.NotInCacheError(vm.how_to_get())))
+    with gr.Blocks():
+        radio = tab.model_choice()
+    assert [c[0] for c in radio.choices] == [tab.TRAINED] and "scripts/fetch_models.py" in radio.info
+    with pytest.raises(gr.Error, match="fetch_models.py"):
+        t.handler(tab.compare_leak)(example, 0.9, "tube", 0, tab.OFFICIAL, None)
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.VideoMAEConfig(image_size=32, patch_size=8, num_frames=8, tubelet_size=2, hidden_size=32,
+                                      num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                                      decoder_hidden_size=32, decoder_num_hidden_layers=1,
+                                      decoder_num_attention_heads=2, decoder_intermediate_size=64)
+    torch.manual_seed(0)
+    official = vm.OfficialVideoMAE(transformers.VideoMAEForPreTraining(cfg).eval(), vm.OFFICIAL)
+    monkeypatch.setattr(vm, "in_cache", lambda *a, **k: True)
+    monkeypatch.setattr(vm, "load_hf", lambda *a, **k: official)
+    with gr.Blocks():
+        assert [c[0] for c in tab.model_choice().choices] == [tab.TRAINED, tab.OFFICIAL]
+    picture, report = functools.partial(tab.compare_leak, t)(example, 0.9, "tube", 0, tab.OFFICIAL, None)
+    assert "VideoMAE-Base" in report and "8 frames" in report and picture.ndim == 3
+    with pytest.raises(gr.Error, match="Unknown model choice"):
+        t.handler(tab.compare_leak)(example, 0.9, "tube", 0, "somebody else's", None)
+
+
 def test_tab_builds():
     import gradio as gr
 
     from demos import videomae as tab
     with gr.Blocks():
         tab.build("cpu")
+

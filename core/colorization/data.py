@@ -115,13 +115,14 @@ def _as_clips(frames) -> tuple[np.ndarray, ...]:
 
 
 def train(config: Config, steps: int | None = None, device="cpu", progress=None, model=None,
-          frames=None) -> tuple[ColorizationNet, dict]:
+          frames=None, log_every: int = 10) -> tuple[ColorizationNet, dict]:
     """Train the colourizer through core.train's loop; returns (model, history of loss, acc and lr).
 
     model=None starts from scratch (fitting the colour clusters first);
     otherwise a copy of `model` continues, keeping its clusters.
     frames: optional user clip(s) (T, H, W, 3) uint8 to train on instead of
     the bundled clips and sprite videos (colour needs no labels).
+    log_every: the history holds the mean of each window of this many steps (1: every step, as live runs draw).
     """
     steps = int(config.steps if steps is None else steps)
     clips = None
@@ -140,5 +141,5 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
         return grey_and_colours(rgb, model.centres, config.gain_jitter, gen)
 
     loss = partial(tuple_loss, temperature=config.train_temperature, all_targets=config.all_targets)
-    history = loop.fit(model, config, steps, batches, loss, progress, log_every=10)
+    history = loop.fit(model, config, steps, batches, loss, progress, log_every=log_every)
     return model, history

@@ -297,7 +297,7 @@ def to_tensors(frames: np.ndarray, audio: np.ndarray, labels: np.ndarray, size: 
 # --------------------------------------------------------------------- training
 
 def train(config: Config, steps: int | None = None, device="cpu", progress=None, model: AVOLNet | None = None,
-          clips: list[tuple] | None = None, photos: bool = True) -> tuple[AVOLNet, dict]:
+          clips: list[tuple] | None = None, photos: bool = True, log_every: int | None = None) -> tuple[AVOLNet, dict]:
     """Train on synthetic audio-visual scenes (and, when given, the user's own clips with sound).
 
     model=None starts from scratch; otherwise a copy of `model` continues (its
@@ -306,7 +306,8 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
     quarter of each batch then comes from them (positives: a frame and its own
     second of audio; negatives: another clip's audio, or a far-off time).
     photos=False uses dead-leaves backgrounds only (fast start, e.g. in tests).
-    Returns (model, history) with the mean loss and acc of each logged window.
+    Returns (model, history) with the mean loss and acc of each logged window (of log_every steps; default
+    about 50 windows a run, 1 logs every step, as live runs draw).
     """
     from core import train as loop
 
@@ -328,5 +329,5 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
             batch = pair_batch(scenes, rng, n_silent)
         return to_tensors(*batch, config.size, device)
 
-    history = loop.fit(model, config, steps, batches, avc_loss, progress, log_every=max(1, min(25, steps // 50)))
+    history = loop.fit(model, config, steps, batches, avc_loss, progress, log_every=log_every or max(1, min(25, steps // 50)))
     return model, history

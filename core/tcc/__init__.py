@@ -96,7 +96,7 @@ def batch_loss(model: TCCModel, clips: torch.Tensor, times: torch.Tensor) -> tup
 
 
 def train(config: Config, steps: int | None = None, device="cpu", progress=None, model: TCCModel | None = None,
-          videos: list | None = None) -> tuple[TCCModel, dict]:
+          videos: list | None = None, log_every: int | None = None) -> tuple[TCCModel, dict]:
     """Train TCC through core.train's one loop; returns (model, history).
 
     `videos`: optional list of the user's own clips ((T, H, W, 3) uint8, at
@@ -104,7 +104,8 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
     labels. `model`: continue from it (a deep copy; the shared one is left
     alone). history holds window means of loss, acc and tau, and, with
     config.val_every, val_step / val_tau: validation tau at the first logged
-    step at or after each multiple of val_every, and at the end.
+    step at or after each multiple of val_every, and at the end. log_every: the window of each history
+    entry (default: about 20 entries a run; 1 logs every step, as live runs draw).
     """
     steps = int(config.steps if steps is None else steps)
     if videos is not None and len(videos) < 2:
@@ -129,7 +130,7 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
         return {}
 
     history = loop.fit(model, config, steps, batches, batch_loss, progress,
-                       log_every=max(1, min(25, steps // 20)), on_log=on_log)
+                       log_every=log_every or max(1, min(25, steps // 20)), on_log=on_log)
     if config.val_every:
         history.update(val)
     return model, history

@@ -39,7 +39,9 @@ output moves. The loss is the paper's plus the pixel head's MSE.
 
 The files: model.py (Config, the network, the loss: read it first), pixels.py (input normalization,
 visible-only guesses), data.py (masking, training views, batches, `train`), infer.py
-(`reconstruct`), evaluate.py (baselines, held-out PSNR, TARGETS), hf.py (Hugging Face names).
+(`reconstruct`), evaluate.py (baselines, held-out PSNR, TARGETS), hf.py (Hugging Face names, and
+`load_hf`: the authors' pretrained VideoMAE-Base from the local cache, honest pixels from visible
+statistics, beside the leaking version for comparison).
 What was tried and measured: docs/experiments/videomae.md.
 """
 from core.videomae.data import (MASKINGS, FrameMasking, RandomMasking, TubeMasking, batch_masks, make_masking,
@@ -48,12 +50,13 @@ from core.videomae.evaluate import (EVAL_RATIOS, EVAL_SEED, EVAL_STRATEGIES, TAR
                                     clip_windows, data_card, evaluate, heldout_windows, masked_errors,
                                     predictor_errors, psnr, ratio_curve, reconstruct_baseline, reconstruct_compare,
                                     synthetic_windows)
-from core.videomae.hf import hf_config, hf_state_dict
-from core.videomae.infer import load_pretrained, reconstruct
+from core.videomae.hf import (OFFICIAL, NotInCacheError, OfficialVideoMAE, hf_config, hf_state_dict, how_to_get,
+                              in_cache, load_hf)
+from core.videomae.infer import load_pretrained, one_window, reconstruct, with_leaking_predictor
 from core.videomae.model import (Config, VideoMAE, build_model, masked_mse, normalize_patches, patchify,
                                  sinusoid_table, sinusoid_table_3d, unpatchify, videomae_loss)
-from core.videomae.pixels import (denormalize_patches, normalize_input, normalize_patch_pixels, visible_frame_mean,
-                                  visible_smooth_fill)
+from core.videomae.pixels import (denormalize_patches, denormalize_tubelets, normalize_input, normalize_patch_pixels,
+                                  own_stats, visible_frame_mean, visible_smooth_fill, visible_smooth_stats)
 
 PAPER = ("Tong, Song, Wang & Wang, VideoMAE: Masked Autoencoders are Data-Efficient Learners "
          "for Self-Supervised Video Pre-Training, NeurIPS 2022")

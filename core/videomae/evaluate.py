@@ -12,7 +12,8 @@ import torch
 
 from core import common, sources, synthetic
 from core.videomae.data import batch_masks, make_masking
-from core.videomae.infer import model_predictor, reconstruct_with, window_origins, working_size
+from core.videomae.infer import (model_predictor, reconstruct_with, window_origins, with_leaking_predictor,
+                                 working_size)
 from core.videomae.model import Config, VideoMAE, patchify
 from core.videomae.pixels import visible_frame_mean, visible_smooth_fill
 
@@ -57,10 +58,16 @@ def baseline_predictor(kind: str, config: Config):
 
 
 def reconstruct_compare(model: VideoMAE, clip, mask_ratio: float = 0.9, seed: int = 0, masking: str = "tube",
-                        baselines=("mean", "nearest")) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """`reconstruct` and the pixel baselines on the same mask: ({"model": recon, "mean": ..., ...}, mask)."""
+                        baselines=("mean", "nearest"), leaking: bool = False) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """`reconstruct` and the pixel baselines on the same mask: ({"model": recon, "mean": ..., ...}, mask).
+
+    leaking=True adds "leaking": the paper's head with each hidden tubelet's own true mean and std, as
+    the public visualisation shows it (it reads the hidden pixels; shown only to expose that). The
+    "model" picture is the same either way, and one forward pass serves both.
+    """
     device = next(model.parameters()).device
-    predictors = {"model": model_predictor(model), **{k: baseline_predictor(k, model.config) for k in baselines}}
+    net = with_leaking_predictor(model) if leaking else model_predictor(model)
+    predictors = {"model": net, **{k: baseline_predictor(k, model.config) for k in baselines}}
     return reconstruct_with(predictors, clip, mask_ratio, seed, masking, model.config, device)
 
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from core import common
 from core.videomae.data import _check_ratio, make_masking
 from core.videomae.model import Config, VideoMAE, build_model, patchify, unpatchify
-from core.videomae.pixels import denormalize_patches
+from core.videomae.pixels import denormalize_patches, denormalize_tubelets, own_stats
 
 
 def working_size(h: int, w: int, config: Config) -> tuple[int, int]:
@@ -76,18 +76,51 @@ def model_predictor(model: VideoMAE):
     return predict
 
 
+def with_leaking_predictor(model: VideoMAE):
+    """The honest prediction and, beside it, the public visualisation's leaking one, from one forward.
+
+    A predictor that reads the true window (`reads_truth`): predict(x, mask, truth) -> {"model": the
+    honest pixels (from x and mask only, as `model_predictor`), "leaking": the paper's head times each
+    hidden tubelet's own true mean and std (`own_stats`), as the official run_videomae_vis.py does}.
+    The "leaking" picture reads the very pixels it claims to guess; it exists to show that pitfall.
+    """
+    c = model.config
+
+    def predict(x: torch.Tensor, mask: torch.Tensor, truth: torch.Tensor) -> dict[str, torch.Tensor]:
+        norm, pix = model(x, mask)                                           # each (1, N_masked, P)
+        mean, std = own_stats(patchify(truth, c.patch_size, c.tubelet_size), mask)  # THE LEAK: hidden stats
+        return {"model": denormalize_patches(pix).clamp(0, 1),
+                "leaking": denormalize_tubelets(norm, mean, std).clamp(0, 1)}
+    predict.reads_truth = True
+    predict.outputs = ("model", "leaking")
+    return predict
+
+
+def _visible_mean(work: torch.Tensor, tmask: np.ndarray, config: Config) -> torch.Tensor:
+    """The mean colour of a working clip's visible tubelets, as one flat tubelet (1, 1, P)."""
+    patches = patchify(work[None], config.patch_size, config.tubelet_size)  # (1, N, P)
+    vis = patches[0][torch.from_numpy(~tmask.reshape(-1)).to(work.device)]  # (N_visible, P)
+    colour = vis.reshape(-1, 3).mean(0) if len(vis) else work.new_full((3,), 0.5)
+    return colour.repeat(patches.shape[-1] // 3)[None, None]
+
+
 @torch.inference_mode()
-def _fill(predict, work: torch.Tensor, tmask: np.ndarray, config: Config) -> torch.Tensor:
-    """Fill the hidden tubelets of a working-size clip window by window.
+def _fill(predictors: dict, work: torch.Tensor, tmask: np.ndarray, config: Config,
+          truth: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Fill the hidden tubelets of a working-size clip window by window, for each predictor.
 
     work (T2*ts, 3, H2, W2) holds the visible content (hidden tubelets are ignored); tmask (t, h, w).
-    Returns (T2*ts, 3, H2, W2): visible tubelets as given, hidden ones from predict(window, mask).
-    `predict` sees one window of at most num_frames frames and image_size pixels at a time.
+    predictors: name -> predict(window (1, T, 3, S, S), mask (1, N)) -> (1, N_masked, P) pixels in
+    [0, 1], or a dict of such outputs under the names in its `outputs` attribute; a predictor marked
+    `reads_truth` gets the same window of `truth` (the clip with its hidden pixels) as a third argument.
+    Returns {name: (T2*ts, 3, H2, W2)}: visible tubelets as given, hidden ones predicted. Each
+    predictor sees one window of at most num_frames frames and image_size pixels at a time; a window
+    with no visible tubelet (frame masking on a long clip) takes the clip's visible mean colour.
     """
     c = config
     ts, p, g = c.tubelet_size, c.patch_size, c.image_size // c.patch_size
     t, h, w = tmask.shape
-    out = work.clone()
+    outs = {k: work.clone() for name, f in predictors.items() for k in getattr(f, "outputs", (name,))}
     done = np.zeros_like(tmask)
     for t0, y0, x0 in window_origins(t, h, w, c):
         tw = min(t, c.num_frames // ts)
@@ -95,17 +128,26 @@ def _fill(predict, work: torch.Tensor, tmask: np.ndarray, config: Config) -> tor
         todo = sub & ~done[t0:t0 + tw, y0:y0 + g, x0:x0 + g]
         if not todo.any():
             continue
-        x = work[t0 * ts:(t0 + tw) * ts, :, y0 * p:(y0 + g) * p, x0 * p:(x0 + g) * p][None]   # (1, T, 3, S, S)
+        window = (slice(t0 * ts, (t0 + tw) * ts), slice(None), slice(y0 * p, (y0 + g) * p),
+                  slice(x0 * p, (x0 + g) * p))
+        x = work[window][None]                                               # (1, T, 3, S, S)
         m = torch.from_numpy(sub.reshape(1, -1)).to(work.device)
-        pred = predict(x, m)                                                 # (1, N_masked, P)
-        patches = patchify(x, p, ts)                                         # (1, N, P)
-        patches[m] = pred.reshape(-1, patches.shape[-1]).to(patches.dtype)
-        filled = unpatchify(patches, sub.shape, p, ts)[0]                    # (T, 3, S, S)
+        preds = {}
+        if sub.all():               # nothing visible in this window (e.g. frame masking): the clip's visible mean
+            flat = _visible_mean(work, tmask, config).expand(1, int(sub.sum()), -1)
+            preds = dict.fromkeys(outs, flat)
+        for name, predict in ({} if preds else predictors).items():
+            got = predict(x, m, truth[window][None]) if getattr(predict, "reads_truth", False) else predict(x, m)
+            preds.update(got if isinstance(got, dict) else {name: got})      # each (1, N_masked, P)
         keep = torch.from_numpy(_pixel_mask(todo, tw * ts, g * p, g * p, ts)).to(work.device)
-        region = out[t0 * ts:(t0 + tw) * ts, :, y0 * p:(y0 + g) * p, x0 * p:(x0 + g) * p]
-        region.copy_(torch.where(keep[:, None], filled, region))
+        for name, pred in preds.items():
+            patches = patchify(x, p, ts)                                     # (1, N, P)
+            patches[m] = pred.reshape(-1, patches.shape[-1]).to(patches.dtype)
+            filled = unpatchify(patches, sub.shape, p, ts)[0]                # (T, 3, S, S)
+            region = outs[name][window]
+            region.copy_(torch.where(keep[:, None], filled, region))
         done[t0:t0 + tw, y0:y0 + g, x0:x0 + g] |= sub
-    return out
+    return outs
 
 
 @torch.inference_mode()
@@ -113,7 +155,8 @@ def reconstruct_with(predictors: dict, clip: np.ndarray, mask_ratio: float, seed
                      config: Config, device) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Shared by the model and the baselines: mask, resize visibly, fill, resize back, paste visible.
 
-    predictors: name -> predict(window, mask); returns ({name: recon (T, H, W, 3) uint8}, mask).
+    predictors: name -> predict(window, mask) (see `_fill`); returns ({name: recon (T, H, W, 3) uint8},
+    mask), one recon per output name.
     """
     frames = common.check_frames(clip, "clip")
     mask_ratio = _check_ratio(mask_ratio)
@@ -127,15 +170,33 @@ def reconstruct_with(predictors: dict, clip: np.ndarray, mask_ratio: float, seed
     x = common.frames_to_tensor(frames, None, dev)                          # (T, 3, H, W)
     visible = torch.from_numpy(~pmask).to(dev)
     work = _visible_resize(x, visible, (H2, W2))                             # (T, 3, H2, W2)
+    truth = None
+    if any(getattr(f, "reads_truth", False) for f in predictors.values()):   # only the leaking picture
+        truth = x if (H2, W2) == (H, W) else F.interpolate(x, size=(H2, W2), mode="bilinear",
+                                                           align_corners=False, antialias=True)
     if T2 * ts > T:                                                          # a half tubelet: repeat its frame
         work = torch.cat([work, work[-1:].expand(T2 * ts - T, -1, -1, -1)])
+        truth = None if truth is None else torch.cat([truth, truth[-1:].expand(T2 * ts - T, -1, -1, -1)])
     out = {}
-    for name, predict in predictors.items():
-        filled = _fill(predict, work, tmask, config)[:T]
+    for name, filled in _fill(predictors, work, tmask, config, truth).items():
+        filled = filled[:T]
         if (H2, W2) != (H, W):
             filled = F.interpolate(filled, size=(H, W), mode="bilinear", align_corners=False)
         out[name] = common.tensor_to_frames(torch.where(visible[:, None], x, filled))  # visible: the input's own
     return out, pmask
+
+
+def one_window(clip, config: Config) -> np.ndarray:
+    """The part of a clip that one forward pass covers: its first num_frames frames, the centre square of each.
+
+    For a model too big to run window after window within a click (the official ViT-B: one pass of
+    16 frames at 224 px is about 2 s on one CPU thread); (T', S, S, 3) with S the shorter side.
+    """
+    frames = common.check_frames(clip, "clip")
+    T, H, W, _ = frames.shape
+    s = min(H, W)
+    y0, x0 = (H - s) // 2, (W - s) // 2
+    return frames[:config.num_frames, y0:y0 + s, x0:x0 + s]
 
 
 def reconstruct(model: VideoMAE, clip, mask_ratio: float = 0.9, seed: int = 0,
