@@ -266,6 +266,8 @@ def main(argv=None) -> int:
         return 2
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
     clean_up_at_shutdown(demo)
+    from demos import stages
+    stages.install(demo)                # only with SSL_LAB_STAGE_LOG set: bench.latency's stage breakdown
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 max_file_size=MAX_FILE_SIZE, theme=gr.themes.Soft(), css=CSS, show_error=True,
                 prevent_thread_lock=True)

@@ -23,6 +23,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from core import stages
+
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".avi", ".mkv", ".mpg", ".mpeg", ".m4v", ".ogv", ".gif")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".opus")
@@ -185,6 +187,7 @@ def _decode_sound(path: str, sample_rate: int, max_seconds: float | None) -> np.
     return np.frombuffer(out.stdout, dtype="<f4").astype(np.float32)
 
 
+@stages.timed("decode")
 def load_image(source, max_side: int | None = MAX_SIDE) -> tuple[np.ndarray, list[str]]:
     """A path or an array -> ((H, W, 3) uint8 RGB, notes). EXIF rotation applied, alpha over white."""
     from PIL import Image, ImageOps, UnidentifiedImageError
@@ -216,6 +219,7 @@ def load_image(source, max_side: int | None = MAX_SIDE) -> tuple[np.ndarray, lis
     return np.ascontiguousarray(image), notes
 
 
+@stages.timed("decode")
 def load_video(path, max_seconds: float | None = MAX_SECONDS, max_side: int | None = MAX_SIDE,
                max_fps: float | None = MAX_FPS, sample_rate: int = SAMPLE_RATE,
                with_audio: bool = True) -> Video:
@@ -358,6 +362,7 @@ def _watch_stale_reads(clip) -> list:
     return stale
 
 
+@stages.timed("decode")
 def load_audio(path, max_seconds: float | None = MAX_SECONDS,
                sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, int, list[str]]:
     """A sound file (or a video's sound track) -> ((N,) float32 mono, sample_rate, notes)."""
@@ -432,14 +437,22 @@ def _even(frames: np.ndarray) -> np.ndarray:
     return frames
 
 
+# H.264 the way every browser plays it (yuv420p, the index first so playback starts at once), at
+# ffmpeg's cheapest preset: a click's clips are a few seconds of small frames, seen once
+H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-crf", "23",
+        "-pix_fmt", "yuv420p", "-movflags", "+faststart"]
+
+
+@stages.timed("encoding")
 def save_video(frames: np.ndarray, fps: float, audio: np.ndarray | None = None,
                sample_rate: int | None = None, name: str = "clip.mp4") -> str:
     """Write (T,H,W,3) uint8 frames (and optional mono audio) as H.264/AAC mp4 in a fresh folder.
 
     Returns the file's path. The folder is private to this call, so concurrent
-    users never collide; moviepy's temporary audio file goes there too.
+    users never collide. One ffmpeg process (the imageio-ffmpeg wheel's binary)
+    reads the frames from a pipe and the sound from a wav file beside the output.
     """
-    from moviepy import AudioArrayClip, ImageSequenceClip
+    import imageio_ffmpeg
 
     frames = np.asarray(frames)
     if frames.ndim == 3:
@@ -448,23 +461,36 @@ def save_video(frames: np.ndarray, fps: float, audio: np.ndarray | None = None,
         raise ValueError(f"save_video needs (T, H, W, 3) frames, got shape {frames.shape}")
     if frames.dtype != np.uint8:
         frames = np.clip(frames, 0, 255).astype(np.uint8)
-    frames = _even(frames)
+    frames = np.ascontiguousarray(_even(frames))
+    t, h, w = frames.shape[:3]
     folder = fresh_dir()
     path = os.path.join(folder, name)
-    clip = ImageSequenceClip(list(frames), fps=float(fps))
-    kwargs = dict(codec="libx264", logger=None, preset="ultrafast", temp_audiofile_path=folder,
-                  ffmpeg_params=["-pix_fmt", "yuv420p", "-movflags", "+faststart"], audio=False)
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y",
+           "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{float(fps):.6g}", "-i", "pipe:0"]
     if audio is not None and sample_rate:
-        audio = to_mono(audio)
-        n = int(round(len(frames) / float(fps) * sample_rate))
-        audio = np.pad(audio, (0, max(0, n - audio.size)))[:n]
-        stereo = np.repeat(np.clip(audio, -1, 1)[:, None], 2, axis=1).astype(np.float64)
-        clip = clip.with_audio(AudioArrayClip(stereo, fps=sample_rate))
-        kwargs.update(audio=True, audio_codec="aac", audio_fps=44100)
-    try:
-        clip.write_videofile(path, **kwargs)
-    finally:
-        clip.close()
+        n = int(round(t / float(fps) * sample_rate))
+        mono = to_mono(audio)
+        wav = _write_wav(os.path.join(folder, "sound.wav"), np.pad(mono, (0, max(0, n - mono.size)))[:n],
+                         sample_rate)
+        cmd += ["-i", wav, "-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", "96k", "-ar", "44100", "-ac", "2"]
+    cmd += [*H264, path]
+    proc = subprocess.run(cmd, input=frames.tobytes(), capture_output=True)
+    if len(cmd) > 20 and os.path.isfile(os.path.join(folder, "sound.wav")):
+        os.remove(os.path.join(folder, "sound.wav"))              # the folder serves the video alone
+    if proc.returncode != 0 or not os.path.isfile(path):
+        raise OSError(f"ffmpeg could not write the video: {proc.stderr.decode(errors='replace')[-500:]}")
+    return path
+
+
+def _write_wav(path: str, audio: np.ndarray, sample_rate: int) -> str:
+    import wave
+
+    pcm = (np.clip(to_mono(audio), -1, 1) * 32767).astype("<i2")
+    with wave.open(path, "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(int(sample_rate))
+        f.writeframes(pcm.tobytes())
     return path
 
 
@@ -512,6 +538,7 @@ def browser_playable(path, max_seconds: float = 60.0) -> tuple[str, str | None]:
     return out, f"Your video ({what}) does not play in a browser: the preview is an H.264 copy."
 
 
+@stages.timed("encoding")
 def save_image(image: np.ndarray, name: str = "image.png") -> str:
     """Write an image losslessly into a fresh folder and return its path."""
     from PIL import Image
@@ -521,15 +548,7 @@ def save_image(image: np.ndarray, name: str = "image.png") -> str:
     return path
 
 
+@stages.timed("encoding")
 def save_audio(audio: np.ndarray, sample_rate: int, name: str = "sound.wav") -> str:
     """Write mono float audio as 16-bit PCM wav into a fresh folder and return its path."""
-    import wave
-
-    pcm = (np.clip(to_mono(audio), -1, 1) * 32767).astype("<i2")
-    path = os.path.join(fresh_dir(), name)
-    with wave.open(path, "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(int(sample_rate))
-        f.writeframes(pcm.tobytes())
-    return path
+    return _write_wav(os.path.join(fresh_dir(), name), audio, sample_rate)

@@ -6,6 +6,7 @@ plots and words.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -13,6 +14,7 @@ import time
 import gradio as gr
 import numpy as np
 
+from core import stages
 from core import colorization as C
 from core import common as core_common
 from core import media
@@ -148,6 +150,7 @@ def _mark(image: np.ndarray, point: tuple[int, int], colour=(0, 255, 255)) -> np
     return out
 
 
+@figures.cached_plot
 def _scores_figure(acc: dict, j: dict | None):
     fig = figures.new_figure(6.0, 2.8 if j is None else 4.6)
     ax = fig.add_subplot(2 if j is not None else 1, 1, 1)
@@ -207,6 +210,10 @@ def _first_labels(mask_image, editor, hw: tuple[int, int]) -> tuple[np.ndarray, 
 
 # --------------------------------------------------------------------- handlers
 
+def _digest(a: np.ndarray) -> str:
+    return hashlib.blake2b(np.ascontiguousarray(a).tobytes(), digest_size=16).hexdigest() + str(a.shape)
+
+
 
 def _first_frame(path) -> dict | None:
     """The draw editor's canvas: the clip's first frame (None when there is no clip or it cannot be read)."""
@@ -227,17 +234,21 @@ def on_upload(tab: Tab, path):
 
 def on_run(tab: Tab, path, mask, drawn, name, n, mine):
     t0 = time.perf_counter()
-    v = common.load_video_input(path)
+    v = common.cached_video_input(path)
     frames = v.frames[:common.number(n, "The number of frames to process", 2, integer=True)]
     if len(frames) < 2:
         raise gr.Error("The clip needs at least 2 frames.")
     T, H, W = frames.shape[:3]
     first, source = _first_labels(mask, drawn, (H, W))
     model, who = tab.model(mine)
-    coloured, acc, conf = C.colorize_video(model, frames, "learned")
-    coloured_raw, acc_raw, _ = C.colorize_video(model, frames, "raw_grey")
-    pred = C.propagate(model, frames, first, "learned")
-    pred_raw = C.propagate(model, frames, first, "raw_lab")
+    stages.now("core")
+    coloured, acc, conf, pred = C.colorize_and_propagate(model, frames, first)
+    stages.now("baselines")                     # raw pixels: the same per clip, mask and settings, whoever asks
+    key = (common.file_key(path), len(frames), repr(model.config), _digest(model.centres.cpu().numpy()),
+           _digest(first))
+    coloured_raw, acc_raw, _ = tab.cached("raw colour", key[:4], lambda: C.colorize_video(model, frames, "raw_grey"))
+    pred_raw = tab.cached("raw tracks", key[:3] + key[4:], lambda: C.propagate(model, frames, first, "raw_lab"))
+    stages.now("figures")
     truth = _truth_for(name, T, (H, W)) if source == "the example's mask" else None
     colour_clip = _side_by_side([("grey input", _grey_rgb(frames)), ("learned", coloured),
                                  ("raw grey pixels", coloured_raw), ("truth", frames)])
@@ -251,6 +262,7 @@ def on_run(tab: Tab, path, mask, drawn, name, n, mine):
     colour_path = media.save_video(colour_clip, fps, name="colourized.mp4")
     track_path = media.save_video(_side_by_side(panels), fps, name="tracked.mp4")
     fig = _scores_figure({"learned": acc[1:], "raw pixels (grey)": acc_raw[1:]}, j)
+    stages.now("other")
     lines = [f"**Asked:** colour frames 2..{T} (seen in grey) by pointing into frame 1 (in colour). "
              f"**Answered** by {who}: the right colour cluster at **{acc[1:].mean():.0%}** of positions "
              f"(mean confidence {conf[1:].mean():.0%}); raw grey pixels: {acc_raw[1:].mean():.0%}.",

@@ -5,11 +5,14 @@ into pictures, plots and words.
 """
 from __future__ import annotations
 
+import collections
 import functools
+import hashlib
 import inspect
 import logging
 import os
 import tempfile
+import threading
 import traceback
 from pathlib import Path
 
@@ -32,13 +35,24 @@ log = logging.getLogger("ssl_lab")
 _gradio_save_pil_to_cache = pu.save_pil_to_cache              # kept: tests/test_demos.py shows it still truncates
 
 
+def _encode(img, format: str) -> bytes:
+    """gradio's encode_pil_to_bytes; a PNG at zlib level 1, a third of level 6's time for about the same size
+    on these pictures (flat areas and text)."""
+    if format.lower() != "png":
+        return pu.encode_pil_to_bytes(img, format)
+    import io
+    with io.BytesIO() as out:
+        img.save(out, "png", compress_level=1, pnginfo=pu.get_pil_metadata(img))
+        return out.getvalue()
+
+
 def _save_pil_to_cache_atomic(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
     """gradio's save_pil_to_cache, but the file appears whole or not at all (as gradio's save_file_to_cache does).
 
     The file is named by the hash of its bytes, so two visitors who get the same picture share it: the
     bytes go to a private temporary name and are renamed into place, and an existing file is left alone.
     """
-    data = pu.encode_pil_to_bytes(img, format)
+    data = _encode(img, format)
     folder = Path(cache_dir) / pu.hash_bytes(data)
     folder.mkdir(exist_ok=True, parents=True)
     path = (folder / f"{name}.{format}").resolve()
@@ -135,23 +149,106 @@ def load_video_input(path, **limits) -> media.Video:
     return media.load_video(path, **limits)
 
 
-@functools.lru_cache(maxsize=8)          # the bundled clips of the tabs that re-read them, decoded once
-def _cached_video(path: str, size: int, mtime: float, limits: tuple) -> media.Video:
-    return media.load_video(path, **dict(limits))
+_DIGESTS: dict = {}                     # (path, size, mtime_ns) -> the file's content digest
+_DIGESTS_LOCK = threading.Lock()
+
+
+def file_key(path) -> tuple:
+    """What a file's content is known by: (size, blake2b of its bytes), hashed once per (path, size, mtime).
+
+    Content, not path and time: gradio writes a re-uploaded file to the same path with a new time, and
+    the same bytes under another name decode alike. OSError when the file cannot be read.
+    """
+    path = os.path.realpath(os.fspath(path))
+    st = os.stat(path)
+    stamp = (path, st.st_size, st.st_mtime_ns)
+    with _DIGESTS_LOCK:
+        digest = _DIGESTS.get(stamp)
+    if digest is None:
+        h = hashlib.blake2b(digest_size=16)
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        digest = h.hexdigest()
+        with _DIGESTS_LOCK:
+            if len(_DIGESTS) > 256:         # uploads come and go: forget the oldest half
+                for k in list(_DIGESTS)[:128]:
+                    del _DIGESTS[k]
+            _DIGESTS[stamp] = digest
+    return st.st_size, digest
+
+
+class Memo:
+    """A small least-recently-used cache shared by all visitors: key -> value, made once under a lock.
+
+    For results that depend on the input's content and the settings alone (never on a visitor's
+    own model): decoded clips, baselines, figures of an input. Values are shared, never mutated.
+    `max_items` bounds the count; `max_mb` (optional) the total size of the numpy arrays held.
+    """
+
+    def __init__(self, max_items: int = 16, max_mb: float | None = None):
+        self.max_items, self.max_bytes = max_items, (max_mb * 2**20 if max_mb else None)
+        self._items: collections.OrderedDict = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self._making: dict = {}                  # key -> lock: two visitors asking at once make it once
+        self.hits = self.misses = 0
+
+    def get(self, key, make):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+            making = self._making.setdefault(key, threading.Lock())
+        with making:
+            with self._lock:
+                if key in self._items:
+                    self.hits += 1
+                    return self._items[key]
+            value = make()
+            with self._lock:
+                self.misses += 1
+                self._making.pop(key, None)
+                self._items[key] = value
+                while len(self._items) > self.max_items or (
+                        self.max_bytes and len(self._items) > 1 and self._size() > self.max_bytes):
+                    self._items.popitem(last=False)
+            return value
+
+    def _size(self) -> int:
+        return sum(_nbytes(v) for v in self._items.values())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def _nbytes(value) -> int:
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, (tuple, list)):
+        return sum(_nbytes(v) for v in value)
+    if isinstance(value, dict):
+        return sum(_nbytes(v) for v in value.values())
+    return 0
+
+
+_CLIPS = Memo(max_items=8, max_mb=300)    # decoded clips: ~35 MB for 10 s at 320x240, 15 fps
 
 
 def cached_video_input(path, what: str = media.ACCEPTED_VIDEO, **limits) -> media.Video:
-    """load_video_input, decoded once per file (by path, size and time) and then shared between visitors.
+    """load_video_input, decoded once per file content and limits, then shared between visitors.
 
-    For tabs whose every click re-reads the same example; the frames are never written to.
+    For the clips every click re-reads (a bundled example, or the same upload clicked again);
+    the frames are shared: a tab copies before it draws on them.
     """
     require(path, what)
     path = os.fspath(path)
     try:
-        st = os.stat(path)
+        key = (file_key(path), tuple(sorted(limits.items())))
     except OSError:                 # no such file: load_video says so clearly
         return load_video_input(path, **limits)
-    return _cached_video(path, st.st_size, st.st_mtime, tuple(sorted(limits.items())))
+    return _CLIPS.get(key, lambda: media.load_video(path, **limits))
 
 
 def playable_preview(path):

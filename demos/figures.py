@@ -51,6 +51,69 @@ def on_dark(colour: str) -> tuple[int, int, int]:
 
 # --------------------------------------------------------------------- plots
 
+def _digest(value, h) -> None:
+    """Feed a figure function's argument into the hash h: arrays by dtype, shape and bytes; containers in order."""
+    if isinstance(value, np.ndarray):
+        h.update(f"nd{value.dtype}{value.shape}".encode())
+        h.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, dict):
+        h.update(b"{")
+        for k in sorted(value, key=str):
+            _digest(k, h)
+            _digest(value[k], h)
+        h.update(b"}")
+    elif isinstance(value, (list, tuple)):
+        h.update(b"[" if isinstance(value, list) else b"(")
+        for v in value:
+            _digest(v, h)
+        h.update(b"]")
+    elif value is None or isinstance(value, (str, bytes, bool, int, float, np.generic)):
+        h.update(f"{type(value).__name__}:{value!r};".encode())
+    else:
+        raise TypeError(f"cannot key a plot on a {type(value).__name__}")
+
+
+def render(fig: Figure):
+    """A matplotlib figure as gradio's Plot value (a PNG, as gr.Plot would make it), the figure closed."""
+    import base64
+    import io
+
+    from gradio.components.plot import PlotData
+    with io.BytesIO() as buf:
+        fig.savefig(buf, format="png")
+        data = base64.b64encode(buf.getvalue()).decode()
+    fig.clear()
+    return PlotData(type="matplotlib", plot=f"data:image/png;base64,{data}")
+
+
+_PLOTS = None
+
+
+def cached_plot(fn):
+    """A figure function that returns the rendered plot, drawn once per distinct arguments.
+
+    Same data, same picture: a second click on the same input, or one that changes only the
+    words or another output, gets the PNG back without matplotlib. Shared by all visitors
+    (a plot shows data, never who asked); keyed by a hash of every argument.
+    """
+    import hashlib
+
+    @functools.wraps(fn)
+    def inner(*args, **kwargs):
+        global _PLOTS
+        if _PLOTS is None:
+            from demos.common import Memo
+            _PLOTS = Memo(max_items=64)
+        h = hashlib.blake2b(fn.__qualname__.encode(), digest_size=16)
+        _digest((args, kwargs), h)
+        from core import stages
+        with stages.stage("figures"):
+            return _PLOTS.get((fn.__module__, h.hexdigest()), lambda: render(fn(*args, **kwargs)))
+    inner.uncached = fn
+    return inner
+
+
+
 def new_figure(w: float = 5.0, h: float = 3.0) -> Figure:
     return Figure(figsize=(w, h), dpi=100, layout="constrained")
 
@@ -112,6 +175,7 @@ def change_sentence(history: dict, keys=("loss", "acc"), formats: dict | None = 
             + ("logged." if len(steps) < steps[-1] else "."))
 
 
+@cached_plot
 def bar_figure(labels, values, highlight: int | None = None, title: str = "", xlabel: str = "probability",
                good: bool | None = None, *, answer: int | None = None, truth: int | None = None,
                near: bool = False) -> Figure:
@@ -143,6 +207,7 @@ def bar_figure(labels, values, highlight: int | None = None, title: str = "", xl
 
 # --------------------------------------------------------------------- words on pictures
 
+@functools.lru_cache(maxsize=8)         # Pillow decodes its built-in font from base64 on every load
 def font(size: int = 10):
     try:
         return ImageFont.load_default(size=size)

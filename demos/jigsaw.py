@@ -12,6 +12,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image, ImageDraw
 
+from core import stages
 from core import jigsaw
 from demos import common, figures
 from demos.tab import Tab
@@ -136,11 +137,14 @@ def solve(tab: Tab, image, k, use_random, mine):
     perm = perms[k]
     square = jigsaw.square_crop(img)
     puzzle = jigsaw.shuffle(img, perm)
+    stages.now("core")
     probs = jigsaw.predict(net, puzzle)
     top = np.argsort(-probs)[:5]
     guess = int(top[0])
     right = guess == k
+    stages.now("baselines")
     base = int(np.argmax(jigsaw.edge_baseline(net, puzzle)))
+    stages.now("figures")
     tiles_pic = _numbered(square, range(1, 10))
     puzzle_pic = _numbered(puzzle, [int(v) + 1 for v in perm], jigsaw.tile_margin(tab.shipped()))
     back = jigsaw.unshuffle(puzzle, perms[guess])
@@ -153,6 +157,7 @@ def solve(tab: Tab, image, k, use_random, mine):
     truth_bar = next((i for i, c in enumerate(top) if c == k), None)
     fig = figures.bar_figure(labels, probs[top].tolist(), answer=0, truth=truth_bar if truth_bar is not None else -1,
                              title="its top 5 (the answer: green right, red wrong; blue: the truth)")
+    stages.now("other")
     verdict = (f"**Asked:** which of the {n} permutations made this puzzle? The truth is class **#{k}** "
                f"(cell *j* of the puzzle shows tile {_perm_text(perm)}).  \n"
                f"**Answered** by {who}: **#{guess}** with probability **{probs[guess]:.0%}** — "

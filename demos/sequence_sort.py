@@ -12,6 +12,7 @@ import os
 import gradio as gr
 import numpy as np
 
+from core import stages
 from core import sequence_sort as ss
 from demos import common, figures
 from demos.tab import Tab
@@ -87,6 +88,7 @@ for 16 of the 24 shuffles.
 
 # --------------------------------------------------------------------- pictures
 
+@figures.cached_plot
 def energy_figure(energy: np.ndarray, start: int, stride: int, cuts: np.ndarray, fps: float):
     fig = figures.new_figure(5.6, 3.0)
     ax = fig.add_subplot()
@@ -136,6 +138,7 @@ def sort_clip(tab: Tab, path, stride_choice, order_choice, seed, mine):
                                                                      integer=True)
     if stride and 3 * stride >= len(frames):
         raise gr.Error(f"A stride of {stride} needs at least {3 * stride + 1} frames; this clip has {len(frames)}.")
+    stages.now("core")                  # the window with the most motion, then the network's answer
     start, stride = ss.pick_window(frames, stride)
     window = frames[start:start + 3 * stride + 1:stride]
     perm = parse_order(order_choice, seed)
@@ -145,6 +148,7 @@ def sort_clip(tab: Tab, path, stride_choice, order_choice, seed, mine):
     truth, backwards = ss.order_class(perm), ss.time_reversed_class(perm)
     k = int(np.argmax(probs))
     right = k == truth
+    stages.now("figures")
     energy = ss.motion_energy(frames)
     fig_e = energy_figure(energy, start, stride, ss.scene_cuts(energy), v.fps)
     sampled = figures.strip(window, [f"{i + 1}  t={(start + i * stride) / v.fps:.2f}s" for i in range(4)])
@@ -160,6 +164,7 @@ def sort_clip(tab: Tab, path, stride_choice, order_choice, seed, mine):
     labels = [f"{ss.order_name(o)} or {ss.order_name(o[::-1])}" for o in ss.ORDERS]
     fig_p = figures.bar_figure(labels, probs.tolist(), answer=k, truth=truth, near=k == backwards,
                                title="which frames does A B C D show? (12 classes)", xlabel="probability")
+    stages.now("other")
     shown_name = ss.order_name(perm)
     if right:
         head = "**Right.**"

@@ -8,12 +8,14 @@ live training in the visitor's own state. No torch math here.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
 import gradio as gr
 import numpy as np
 
+from core import stages
 from core import sources, media
 from core import sound_localization as sl
 from demos import common, figures
@@ -129,6 +131,7 @@ def still_image(frame: np.ndarray, heat_learned: np.ndarray, heat_random: np.nda
     return figures.side_by_side([frame, overlay(frame, heat_learned), overlay(frame, heat_random)])
 
 
+@figures.cached_plot
 def spectrogram_figure(audio, rate, t: float, label: str):
     fig = figures.new_figure(6.0, 3.2)
     ax = fig.add_subplot()
@@ -147,6 +150,7 @@ def spectrogram_figure(audio, rate, t: float, label: str):
     return fig
 
 
+@figures.cached_plot
 def score_figure(res: dict, res_random: dict, t: float, title: str):
     fig = figures.new_figure(6.0, 3.2)
     ax = fig.add_subplot()
@@ -174,6 +178,7 @@ def localize(tab: Tab, path, choice, other_name, t, which, mine):
     video = read_clip(path)
     audio, rate, label, truth = pick_sound(video, path, choice, other_name)
     model, who = tab.model(mine, which)
+    stages.now("core")
     res = sl.localize_clip(model, video.frames, video.fps, audio, rate)
     duration = len(video.frames) / video.fps
     asked = common.number(0.0 if t is None else t, "The time of the still (seconds)")
@@ -181,12 +186,16 @@ def localize(tab: Tab, path, choice, other_name, t, which, mine):
     moved = (f"  \n_The clip is {duration:.1f} s long: the still is at {t:.1f} s, not {asked:.1f} s._"
              if abs(t - asked) > 0.05 else "")
     i = min(len(video.frames) - 1, int(round(t * video.fps)))
+    stages.now("baselines")
     baseline = random_init(tab)
-    res_random = sl.localize_clip(baseline, video.frames, video.fps, audio, rate, max_points=12)
-    heat_random = sl.localize(baseline, video.frames[i], *_window(audio, rate, t))
+    sound = None if audio is None else hashlib.blake2b(np.ascontiguousarray(audio).tobytes()).hexdigest()
+    res_random, heat_random = tab.cached("random init", (common.file_key(path), sound, rate, i, t), lambda: (
+        sl.localize_clip(baseline, video.frames, video.fps, audio, rate, max_points=12),
+        sl.localize(baseline, video.frames[i], *_window(audio, rate, t))))
     heat_now = res["heat_all"][i]
     p = float(np.interp(t, res["times"], res["score"]))
     p_random = float(np.interp(t, res_random["times"], res_random["score"]))
+    stages.now("figures")
     out_audio = audio if audio is not None else np.zeros(int(duration * sl.SAMPLE_RATE), np.float32)
     out_rate = rate or sl.SAMPLE_RATE
     path_out = media.save_video(overlay(video.frames, res["heat_all"]), video.fps, out_audio, out_rate,
@@ -209,6 +218,7 @@ def localize(tab: Tab, path, choice, other_name, t, which, mine):
     still = still_image(video.frames[i], heat_now, heat_random)
     spec = spectrogram_figure(audio, rate, t, label)
     curve = score_figure(res, res_random, t, f"correspondence over time ({label})")
+    stages.now("other")
     return path_out, verdict, still, spec, curve
 
 

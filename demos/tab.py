@@ -52,6 +52,7 @@ class Tab:
         self._made: dict = {}
         self._lock = threading.Lock()                   # guards _made and _locks only
         self._locks: dict[str, threading.RLock] = {}    # one per name: a slow default never holds up the model
+        self._results = common.Memo(max_items=16, max_mb=150)
         self.available = load is not None or os.path.isfile(core_common.weights_path(method))
 
     # ----------------------------------------------------------------- models
@@ -75,6 +76,15 @@ class Tab:
         """Forget what once(name, ...) made, so that the next use makes it again."""
         with self._lock:
             self._made.pop(name, None)
+
+    def cached(self, name: str, key, make: Callable):
+        """make(), once per (name, key) among this tab's last results, shared by every visitor.
+
+        For what depends on the input and the settings alone, never on whose model answers: the
+        baselines of a bundled example are computed on its first click only. `key` must name all
+        of it: the input's content (common.file_key) and every setting that changes the result.
+        """
+        return self._results.get((name, key), make)
 
     def shipped(self):
         """The shipped model; a gr.Error saying how to train it when there is none."""

@@ -12,6 +12,7 @@ import os
 import gradio as gr
 import numpy as np
 
+from core import stages
 from core import media, tcc
 from demos import common, figures
 from demos.tab import Tab
@@ -122,6 +123,7 @@ def synced_frames(frames_a: np.ndarray, frames_b: np.ndarray, idx: np.ndarray) -
                      for t, j in enumerate(idx)])
 
 
+@figures.cached_plot
 def similarity_figure(sim: np.ndarray, idx: np.ndarray, truth: np.ndarray | None = None):
     fig = figures.new_figure(4.6, 3.8)
     ax = fig.add_subplot()
@@ -137,6 +139,7 @@ def similarity_figure(sim: np.ndarray, idx: np.ndarray, truth: np.ndarray | None
     return fig
 
 
+@figures.cached_plot
 def trajectory_figure(pa: np.ndarray, pb: np.ndarray):
     fig = figures.new_figure(4.6, 3.8)
     ax = fig.add_subplot()
@@ -152,6 +155,7 @@ def trajectory_figure(pa: np.ndarray, pb: np.ndarray):
     return fig
 
 
+@figures.cached_plot
 def cycle_figure(c: dict, i: int):
     fig = figures.new_figure(6.0, 4.4)
     ax1, ax2 = fig.subplots(2, 1)
@@ -170,6 +174,7 @@ def cycle_figure(c: dict, i: int):
     return fig
 
 
+@figures.cached_plot
 def application_figure(carried: np.ndarray | None, given: np.ndarray | None, truth: np.ndarray | None,
                        dist: np.ndarray, names: list[str]):
     fig = figures.new_figure(6.0, 3.4)
@@ -213,7 +218,7 @@ def cycle_strip(frames_a, frames_b, i: int, c: dict) -> np.ndarray:
 
 def _load(path, which: str):
     common.require(path, f"video {which}: {media.ACCEPTED_VIDEO}")
-    v = common.load_video_input(path, with_audio=False)
+    v = common.cached_video_input(path, with_audio=False)
     frames, notes = v.frames, list(v.notes)
     if len(frames) < 2:
         raise gr.Error(f"Video {which} has only {len(frames)} frame; at least 2 are needed to align.")
@@ -241,10 +246,12 @@ def align_videos(tab: Tab, path_a, path_b, boundaries, mine):
     frames_a, fps_a, notes_a = _load(path_a, "1")
     frames_b, _, notes_b = _load(path_b, "2")
     model, who = tab.model(mine)
+    stages.now("core")
     emb_a, emb_b = tcc.embed(model, frames_a), tcc.embed(model, frames_b)
     idx = tcc.align(emb_a, emb_b)
     tau = tcc.alignment_tau(emb_a, emb_b)
     rate = tcc.cycle_consistency_rate(emb_a, emb_b, tolerance=1)
+    stages.now("figures")
     video = media.save_video(synced_frames(frames_a, frames_b, idx), fps_a, name="tcc_synced.mp4")
     truth_a, truth_b = _true_labels(path_a, len(frames_a)), _true_labels(path_b, len(frames_b))
     truth_match = None
@@ -277,6 +284,7 @@ def align_videos(tab: Tab, path_a, path_b, boundaries, mine):
     i = len(frames_a) // 2
     cyc_fig, cyc_img, cyc_txt = _cycle_outputs(session, i)
     app_fig, app_txt = _application_outputs(session, boundaries)
+    stages.now("other")
     slider = gr.Slider(minimum=0, maximum=len(frames_a) - 1, value=i, step=1)
     return (video, sim_fig, traj, summary, session, slider, cyc_fig, cyc_img, cyc_txt, boundaries,
             app_fig, app_txt)

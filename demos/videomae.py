@@ -12,6 +12,7 @@ import os
 import gradio as gr
 import numpy as np
 
+from core import stages
 from core import common as core_common
 from core import media
 from core import videomae as vm
@@ -126,7 +127,7 @@ def card_curves() -> dict | None:
 # --------------------------------------------------------------------- handlers
 
 def _load(video_path) -> tuple[np.ndarray, float, list[str]]:
-    v = common.load_video_input(video_path, max_seconds=MAX_SECONDS, max_side=MAX_SIDE, with_audio=False)
+    v = common.cached_video_input(video_path, max_seconds=MAX_SECONDS, max_side=MAX_SIDE, with_audio=False)
     if len(v.frames) < 2:
         raise gr.Error(f"The video has a single frame; VideoMAE needs at least 2. Please provide {ACCEPTED}.")
     return v.frames, v.fps, v.notes
@@ -137,7 +138,9 @@ def reconstruct(tab: Tab, video_path, ratio, masking, seed, mine):
     model, who = tab.model(mine)
     ratio = common.number(ratio, "The mask ratio")              # its range: vm.reconstruct says [0, 1)
     seed = common.number(seed, "The mask seed", 0, integer=True)
+    stages.now("core")                  # with the two pixel baselines: one call fills all three
     recons, mask = vm.reconstruct_compare(model, frames, ratio, seed, masking)
+    stages.now("figures")
     recon = recons["model"]
     scores = {"VideoMAE": vm.psnr(recon, frames, mask),
               "frame mean of visible patches": vm.psnr(recons["mean"], frames, mask),
@@ -146,6 +149,7 @@ def reconstruct(tab: Tab, video_path, ratio, masking, seed, mine):
     err = _error_map(recon, frames, mask)
     video = media.save_video(figures.side_by_side([frames, masked, recon], gap=4), fps, name="videomae.mp4")
     strip = _strip([frames, masked, recon, err])
+    stages.now("other")
     best_base = max(scores["frame mean of visible patches"], scores["copy nearest visible tubelet"])
     gain = scores["VideoMAE"] - best_base
     verdict = ("better than both baselines" if gain > 0 else "not better than the best baseline")

@@ -310,3 +310,24 @@ def test_tab_bad_inputs_raise_gr_error(tab, tmp_path):
         fns["colorization_pointer"](None, 3, None, gr.SelectData(None, {"index": [1, 1], "value": None}))
     with pytest.raises(gr.Error, match="Load a clip"):
         fns["colorization_train"](10, "from scratch", "the loaded clip", None, None)
+
+
+def test_colorize_and_propagate_equals_the_two_calls_it_replaces():
+    """One pass over the shared pointer into frame 1 gives what colorize_video and propagate give apart."""
+    torch.manual_seed(0)
+    m = C.build_model(C.Config(width=8, dim=8)).eval()
+    m.centres.copy_(C.kmeans(torch.randn(300, 2) * 40, 16))
+    rng = np.random.default_rng(0)
+    frames = (rng.random((6, 32, 40, 3)) * 255).astype(np.uint8)
+    first = np.zeros((32, 40), np.int64)
+    first[8:20, 10:24] = 1
+    first[22:30, 2:12] = 3
+    coloured, acc, conf = C.colorize_video(m, frames, "learned")
+    labels = C.propagate(m, frames, first, "learned")
+    c2, a2, f2, l2 = C.colorize_and_propagate(m, frames, first)
+    assert np.abs(c2.astype(int) - coloured.astype(int)).max() <= 1
+    assert np.allclose(a2, acc, atol=1e-6) and np.allclose(f2, conf, atol=1e-5)
+    assert np.array_equal(l2, labels)
+    frames2 = frames.copy()
+    frames2[3:] = 255 - frames2[3:]                                   # a different clip: a different answer
+    assert not np.array_equal(C.colorize_and_propagate(m, frames2, first)[0], c2)

@@ -158,7 +158,7 @@ def test_training_sentence_says_what_changed_or_that_nothing_did():
 def test_bars_colour_the_answer_by_right_or_wrong_and_the_truth_blue():
     from matplotlib.colors import to_hex
     def colours(**kw):
-        fig = figures.bar_figure(["a", "b", "c"], [0.5, 0.3, 0.2], **kw)
+        fig = figures.bar_figure.uncached(["a", "b", "c"], [0.5, 0.3, 0.2], **kw)   # the figure, before rendering
         return [to_hex(p.get_facecolor()) for p in fig.axes[0].patches]
     assert colours(answer=0, truth=0)[0] == figures.RIGHT
     wrong = colours(answer=0, truth=2)

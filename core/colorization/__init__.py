@@ -52,8 +52,8 @@ from .color import frames_to_lab_cells, grey_to_L, kmeans, lab_to_rgb, luma, qua
 from .data import TRAIN_SEED_RANGE, fit_colour_clusters, grey_and_colours, sample_batch, train
 from .evaluate import (ALIKE_VIDEO, COLOUR_GAP, HARD_VIDEO, HELD_OUT_SEEDS, TARGETS, colour_scores, data_card,
                        evaluate, hard_video, jaccard_per_frame, shot_cuts, tracking_scores)
-from .infer import (PALETTE, cluster_palette, colorize, colorize_video, colour_clusters, colour_pointer, embed,
-                    labels_to_rgb, load_pretrained, pointer_map, predict_clusters, propagate, propagate_cells,
+from .infer import (PALETTE, cluster_palette, colorize, colorize_and_propagate, colorize_video, colour_clusters,
+                    colour_pointer, embed, labels_to_rgb, load_pretrained, pointer_map, predict_clusters, propagate, propagate_cells,
                     raw_features, rgb_to_labels)
 from .model import (STRIDE, ColorizationNet, Config, build_model, colorization_loss, pointer, tuple_loss)
 

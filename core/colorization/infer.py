@@ -43,7 +43,24 @@ def _work_size(h: int, w: int, side: int) -> tuple[int, int]:
 
 
 _EMBED_CACHE: list = []        # [(weakref to model, key, features)]: a click colours AND tracks one clip
-_EMBED_CACHE_SIZE = 4
+_EMBED_CACHE_SIZE = 6
+
+
+def _clip_key(rgb: torch.Tensor) -> tuple:
+    return tuple(rgb.shape), hashlib.blake2b(rgb.detach().cpu().numpy().tobytes(), digest_size=16).digest()
+
+
+def _remembered(owner, kind: str, rgb: torch.Tensor, make):
+    """make(), remembered for the last few (owner object, kind, exact input): colourizing, tracking and
+    their baselines on one clip compute its embeddings and its Lab cells once."""
+    key = (kind, _clip_key(rgb))
+    for ref, k, value in _EMBED_CACHE:
+        if ref() is owner and k == key:
+            return value
+    value = make()
+    _EMBED_CACHE.insert(0, (weakref.ref(owner), key, value))
+    del _EMBED_CACHE[_EMBED_CACHE_SIZE:]
+    return value
 
 
 @torch.inference_mode()
@@ -53,23 +70,30 @@ def embed(model: ColorizationNet, rgb: torch.Tensor, chunk: int = 16) -> torch.T
     The last few results are remembered (per model object and exact input),
     so colourizing and tracking the same clip embed it once.
     """
-    key = (tuple(rgb.shape), hashlib.blake2b(rgb.detach().cpu().numpy().tobytes(), digest_size=16).digest())
-    for ref, k, feats in _EMBED_CACHE:
-        if ref() is model and k == key:
-            return feats
-    dev = next(model.parameters()).device
-    model.eval()
-    feats = torch.cat([model(luma(rgb[i:i + chunk].to(dev))) for i in range(0, len(rgb), chunk)])
-    _EMBED_CACHE.insert(0, (weakref.ref(model), key, feats))
-    del _EMBED_CACHE[_EMBED_CACHE_SIZE:]
-    return feats
+    def run():
+        dev = next(model.parameters()).device
+        model.eval()
+        return torch.cat([model(luma(rgb[i:i + chunk].to(dev))) for i in range(0, len(rgb), chunk)])
+    return _remembered(model, "embed", rgb, run)
+
+
+class _Colour:
+    """Owner of the remembered Lab cells (they depend on the pixels alone, not on a model)."""
+
+
+_LAB_OWNER = _Colour()
+
+
+def _lab_cells(rgb: torch.Tensor) -> torch.Tensor:
+    """frames_to_lab_cells, remembered per exact input (the colour targets and the raw-Lab baseline share it)."""
+    return _remembered(_LAB_OWNER, "lab", rgb, lambda: frames_to_lab_cells(rgb))
 
 
 def raw_features(rgb: torch.Tensor, kind: str = "lab") -> torch.Tensor:
     """The raw-pixel baseline's features: (T, 3, h, w) -> (T, C, h/4, w/4), per cell: Lab / 100 (C = 3), or
     the Lab lightness of the cell's mean grey / 100 (C = 1)."""
     if kind == "lab":
-        return frames_to_lab_cells(rgb) / 100.0
+        return _lab_cells(rgb) / 100.0
     if kind == "grey":
         return grey_to_L(F.avg_pool2d(luma(rgb), STRIDE)) / 100.0
     raise ValueError(f"unknown raw feature kind {kind!r}; choose 'lab' or 'grey'")
@@ -174,37 +198,72 @@ def colorize_video(model: ColorizationNet, frames, features: str = "learned",
     accuracy (T,): share of cells whose pointed colour cluster is the true
     one, confidence (T,): mean probability of the chosen cluster).
     """
-    _check_model(model)
-    if features not in ("learned", "raw_grey"):
-        raise ValueError("colorize features must be 'learned' or 'raw_grey' (the targets have no colour)")
-    a = common.check_frames(frames, "frames")
-    T, H, W = a.shape[:3]
-    if not -T <= reference_index < T:
-        raise ValueError(f"reference_index {reference_index} is outside the clip's {T} frames")
-    hw = _work_size(H, W, model.config.infer_side)
-    rgb = common.frames_to_tensor(a, hw)
-    f, metric = _features(model, rgb, features)
-    f = f.cpu()
-    D, h, w = f.shape[1:]
-    ab = frames_to_lab_cells(rgb)[:, 1:]                                       # (T, 2, h, w)
-    clusters = quantize(ab.permute(0, 2, 3, 1), model.centres.cpu()).reshape(T, -1)   # (T, N)
-    ab_ref = ab[reference_index].reshape(2, -1)                                 # (2, M)
-    onehot = F.one_hot(clusters[reference_index], model.config.n_colors).float()   # (M, K)
-    f_ref = f[reference_index].reshape(D, -1)
-    temp = _temperature(model, features)
-    out_ab, acc, conf = [], [], []
-    for t in range(T):
-        A = _logits(f[t].reshape(D, -1), f_ref, metric, temp).softmax(-1)     # (N, M)
-        out_ab.append((A @ ab_ref.T).T.reshape(2, h, w))
-        p, k = (A @ onehot).max(-1)
-        acc.append(float((k == clusters[t]).float().mean()))
-        conf.append(float(p.mean()))
-    ab_full = F.interpolate(torch.stack(out_ab), size=(H, W), mode="bilinear", align_corners=False)
-    L = grey_to_L(torch.from_numpy(common.grey(a)))                             # (T, H, W)
-    lab = torch.cat([L[:, None], ab_full], dim=1).permute(0, 2, 3, 1)
-    coloured = (lab_to_rgb(lab) * 255).round().byte().numpy()
-    coloured[reference_index] = a[reference_index]
-    return coloured, np.array(acc), np.array(conf)
+    job = _ColourJob(model, frames, features, reference_index)
+    for t in range(job.T):
+        job.add(t, _logits(job.f[t].reshape(job.D, -1), job.f_ref, job.metric, 1.0))
+    return job.finish()
+
+
+class _ColourJob:
+    """colorize_video in steps: set up once, add each frame's raw pointer logits (N, M), finish."""
+
+    def __init__(self, model, frames, features: str, reference_index: int):
+        _check_model(model)
+        if features not in ("learned", "raw_grey"):
+            raise ValueError("colorize features must be 'learned' or 'raw_grey' (the targets have no colour)")
+        a = common.check_frames(frames, "frames")
+        T, H, W = a.shape[:3]
+        if not -T <= reference_index < T:
+            raise ValueError(f"reference_index {reference_index} is outside the clip's {T} frames")
+        self.a, self.T, self.H, self.W, self.reference_index = a, T, H, W, reference_index
+        hw = _work_size(H, W, model.config.infer_side)
+        self.rgb = common.frames_to_tensor(a, hw)
+        f, self.metric = _features(model, self.rgb, features)
+        self.f = f.cpu()
+        self.D, self.h, self.w = self.f.shape[1:]
+        ab = _lab_cells(self.rgb)[:, 1:]                                        # (T, 2, h, w)
+        self.clusters = quantize(ab.permute(0, 2, 3, 1), model.centres.cpu()).reshape(T, -1)   # (T, N)
+        # what the pointer copies: the reference's ab (2 columns) and its cluster one-hot (K), in one product
+        self.copied = torch.cat([ab[reference_index].reshape(2, -1).T,
+                                 F.one_hot(self.clusters[reference_index], model.config.n_colors).float()], 1)
+        self.f_ref = self.f[reference_index].reshape(self.D, -1)
+        self.temp = _temperature(model, features)
+        self.out_ab, self.acc, self.conf = [None] * T, [0.0] * T, [0.0] * T
+
+    def add(self, t: int, logits: torch.Tensor) -> None:
+        """Frame t's pointer logits into the reference, before the temperature: (N, M)."""
+        A = (logits / self.temp).softmax(-1)                                    # (N, M)
+        y = A @ self.copied                                                     # (N, 2 + K)
+        self.out_ab[t] = y[:, :2].T.reshape(2, self.h, self.w)
+        p, k = y[:, 2:].max(-1)
+        self.acc[t] = float((k == self.clusters[t]).float().mean())
+        self.conf[t] = float(p.mean())
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ab_full = F.interpolate(torch.stack(self.out_ab), size=(self.H, self.W), mode="bilinear",
+                                align_corners=False)
+        L = grey_to_L(torch.from_numpy(common.grey(self.a)))                    # (T, H, W)
+        lab = torch.cat([L[:, None], ab_full], dim=1).permute(0, 2, 3, 1)
+        coloured = (lab_to_rgb(lab) * 255).round().byte().numpy()
+        coloured[self.reference_index] = self.a[self.reference_index]
+        return coloured, np.array(self.acc), np.array(self.conf)
+
+
+@torch.inference_mode()
+def colorize_and_propagate(model: ColorizationNet, frames, first_labels) -> tuple:
+    """colorize_video(model, frames, "learned") and propagate(model, frames, first_labels, "learned") at once.
+
+    One set of learned features, and each frame's pointer into frame 1 computed once: the colour
+    copies through its softmax, the mask through its best `topk` entries. Returns
+    (coloured, accuracy, confidence, labels), equal to the two calls' outputs.
+    """
+    job = _ColourJob(model, frames, "learned", 0)
+    if job.metric != "dot":
+        raise ValueError("the shared pointer needs the learned features' inner product")
+    job.add(0, _logits(job.f[0].reshape(job.D, -1), job.f_ref, "dot", 1.0))
+    labels = propagate(model, frames, first_labels, "learned", visit=lambda t, s0: job.add(t, s0.cpu()))
+    coloured, acc, conf = job.finish()
+    return coloured, acc, conf, labels
 
 
 @torch.inference_mode()
@@ -301,7 +360,7 @@ def _window_index(h: int, w: int, radius: int, device) -> tuple[torch.Tensor, to
 
 @torch.inference_mode()
 def propagate_cells(feats: torch.Tensor, p0: torch.Tensor, metric: str = "dot", temperature: float = 0.5,
-                    topk: int = 10, n_recent: int = 3, radius: int | None = 6) -> torch.Tensor:
+                    topk: int = 10, n_recent: int = 3, radius: int | None = 6, visit=None) -> torch.Tensor:
     """Label propagation on the feature grid: the pointer carries soft labels from frame to frame.
 
     feats (T, D, h, w) features of every frame; p0 (C, h, w) the first
@@ -310,7 +369,8 @@ def propagate_cells(feats: torch.Tensor, p0: torch.Tensor, metric: str = "dot", 
     None = everywhere) and keeps, per target cell, its `topk` best
     reference cells: p_t(j) = sum_{i in topk(j)} softmax_i(s_ij / tau) p_ref(i),
     with s_ij = f_i . f_j (metric "dot") or -|f_i - f_j|^2 ("l2").
-    Returns (T, C, h, w); entry 0 is p0.
+    Returns (T, C, h, w); entry 0 is p0. visit(t, s): called with each frame's (N, N) similarities
+    to frame 0 (read only), for a caller that needs that pointer too (colorize_and_propagate).
     """
     if metric not in ("dot", "l2"):
         raise ValueError(f"metric must be 'dot' or 'l2', got {metric!r}")
@@ -334,7 +394,10 @@ def propagate_cells(feats: torch.Tensor, p0: torch.Tensor, metric: str = "dot", 
         win, ok = _window_index(h, w, radius, dev)                          # (N, K2)
     for t in range(1, T):
         # frame 0 is searched everywhere; its labels are given, so its best k are all that can matter
-        v0, i0 = sim(t, 0).topk(k, dim=1)                                   # (N, k)
+        s0 = sim(t, 0)
+        if visit is not None:
+            visit(t, s0)
+        v0, i0 = s0.topk(k, dim=1)                                          # (N, k)
         vals, cands = [v0], [probs[0][i0]]                                  # (N, k), (N, k, C)
         for r in range(max(1, t - n_recent), t):
             s_ = sim(t, r)
@@ -353,7 +416,7 @@ def propagate_cells(feats: torch.Tensor, p0: torch.Tensor, metric: str = "dot", 
 
 @torch.inference_mode()
 def propagate(model: ColorizationNet, frames, first_labels, features: str = "learned",
-              return_probs: bool = False):
+              return_probs: bool = False, visit=None):
     """Carry a first-frame label map through a video with the colourization pointer.
 
     frames (T, H, W, 3) uint8 RGB; first_labels (H, W) int, 0 = background.
@@ -364,7 +427,7 @@ def propagate(model: ColorizationNet, frames, first_labels, features: str = "lea
     same propagation). Each frame points into the first frame (its given
     labels, searched everywhere) and the `n_recent` previous frames (their
     predicted soft labels, searched within `radius` cells); each target cell
-    keeps its `topk` best reference cells.
+    keeps its `topk` best reference cells. visit: see propagate_cells.
     """
     _check_model(model)
     a = common.check_frames(frames, "frames")
@@ -381,7 +444,7 @@ def propagate(model: ColorizationNet, frames, first_labels, features: str = "lea
     onehot = F.one_hot(torch.from_numpy(compact), n_cls).permute(2, 0, 1).float()[None]   # (1, C, H, W)
     p0 = F.adaptive_avg_pool2d(F.interpolate(onehot, size=hw, mode="area"), (h, w))[0]  # (C, h, w)
     probs = propagate_cells(feats, p0.to(feats.device), metric, _temperature(model, features),
-                            cfg.topk, cfg.n_recent, cfg.radius)                 # (T, C, h, w)
+                            cfg.topk, cfg.n_recent, cfg.radius, visit)          # (T, C, h, w)
     P = probs.cpu()
     P = F.interpolate(P, size=(H, W), mode="bilinear", align_corners=False)    # (T, C, H, W)
     out = ids[P.argmax(1).numpy()].astype(np.int64)
