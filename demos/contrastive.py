@@ -347,17 +347,17 @@ def build(device="cpu") -> None:
             seed = gr.Number(value=0, precision=0, minimum=0, label="batch seed", elem_id="contrastive-seed")
             go = gr.Button("Draw a batch and score it", variant="primary", elem_id="contrastive-batch")
         with gr.Column(scale=2):
-            first = show_batch(tab, LEVEL_NAMES[-1], list(LOSS_NAMES)[0], 0.1, 7, 0, None)
-            batch_pic = gr.Image(first[0], label="the batch: each clip (4 of its 8 frames) and the narration "
+            batch_pic = gr.Image(label="the batch: each clip (4 of its 8 frames) and the narration "
                                  "nearest in time", format="png", interactive=False, elem_id="contrastive-clips")
-            batch_txt = gr.Markdown(first[3], latex_delimiters=common_latex(), elem_id="contrastive-batch-text")
+            batch_txt = gr.Markdown(latex_delimiters=common_latex(), elem_id="contrastive-batch-text")
     with gr.Row():
-        matrix = gr.Plot(first[1], label="similarity matrix", elem_id="contrastive-matrix")
-        curves = gr.Plot(first[2], label="the controls' effect on this batch", elem_id="contrastive-curves")
+        matrix = gr.Plot(label="similarity matrix", elem_id="contrastive-matrix")
+        curves = gr.Plot(label="the controls' effect on this batch", elem_id="contrastive-curves")
     gr.Markdown("Caption colours: green, the nearest narration describes the clip; blue, it does not but "
                 "another narration of the bag does; red, none of the bag does.", elem_classes="ssl-note")
     go.click(tab.handler(show_batch), [level, loss, temperature, negatives, seed, mine],
              [batch_pic, matrix, curves, batch_txt], api_name="contrastive_batch")
+    tab.arrive(show_batch, (LEVEL_NAMES[-1], list(LOSS_NAMES)[0], 0.1, 7, 0, None), [batch_pic, matrix, curves, batch_txt])
 
     gr.Markdown("#### 2. Narration to clip: retrieval on held-out clips")
     with gr.Row():
@@ -367,12 +367,12 @@ def build(device="cpu") -> None:
             gr.Examples([[q] for q in EXAMPLE_QUERIES], inputs=[query], label="narrations")
             find = gr.Button("Find the clips", variant="primary", elem_id="contrastive-find")
         with gr.Column(scale=2):
-            top = retrieve(tab, EXAMPLE_QUERIES[0], None)
-            found = gr.Image(top[0], label="the 5 most similar held-out clips", format="png", interactive=False,
+            found = gr.Image(label="the 5 most similar held-out clips", format="png", interactive=False,
                              elem_id="contrastive-found")
-            found_txt = gr.Markdown(top[1], elem_id="contrastive-found-text")
+            found_txt = gr.Markdown(elem_id="contrastive-found-text")
     find.click(tab.handler(retrieve), [query, mine], [found, found_txt], api_name="contrastive_retrieve")
     query.submit(tab.handler(retrieve), [query, mine], [found, found_txt], api_name="contrastive_retrieve_submit")
+    tab.arrive(retrieve, (EXAMPLE_QUERIES[0], None), [found, found_txt], name="found_arrival")
 
     gr.Markdown("#### 3. The lecture's point, measured: retrieval as the narration drifts out of step")
     gr.Plot(sweep_figure(metrics), label="held-out R@1 and R@5 against misalignment", elem_id="contrastive-sweep")
