@@ -17,7 +17,7 @@ from demos.tab import Tab
 
 METHOD = "contrastive"
 SHOW = 64                     # px of one shown frame (the clips are 32 px)
-LIVE_STEPS = (50, 400, 150)   # min, max, default steps of live training (~4 steps/s on one CPU thread)
+LIVE_STEPS = (10, 400, 150)   # min, max, default steps of live training (~4 steps/s on one CPU thread)
 RIGHT, WRONG, TRUTH = "#2ca02c", "#d62728", "#1f77b4"   # the lab's colours: right, wrong, the truth
 
 LEVEL_NAMES = [f"shift {s:g}, {u:.0%} unrelated" for s, u in C.LEVELS]
@@ -292,14 +292,15 @@ def train_live(tab: Tab, loss_name, level, steps, temperature, negatives, mine, 
     negatives = common.number(negatives, "The number of negatives", 1, 63, integer=True)
     cfg = C.Config(loss=LOSS_NAMES[loss_name], shift=shift, unrelated=unrelated, steps=steps,
                    temperature=temperature, batch=negatives + 1, pool=48, warmup=min(100, steps // 5))
-    model, history = C.train(cfg, steps, tab.device, progress=common.progress_callback(progress, "contrastive"))
+    model, history = C.train(cfg, steps, tab.device, progress=common.progress_callback(progress, "contrastive"),
+                             log_every=1)
     r = C.retrieval(model, [_gallery(tab)])
     chance = 1 / len(C.EVENTS)
     fig = figures.curve_figure(history, keys=("loss", "acc"), title="live training (acc: nearest narration ranked "
                                "first in the batch)", chance=1 / (negatives + 1))
     msg = (f"Trained {loss_name} from scratch for {steps} steps at {level}, $\\tau$ = {temperature:g}, "
            f"{negatives} negatives per clip. On the held-out clips: **R@1 {r['r1']:.0%}, R@5 {r['r5']:.0%}** "
-           f"(chance {chance:.1%} / {5 * chance:.0%}). The retrieval and the batch above now use your model. "
+           f"(chance {chance:.1%} / {5 * chance:.0%}). {figures.change_sentence(history)} The retrieval and the batch above now use your model. "
            "Train the other loss with the same settings to compare: the same seed gives the same batches.")
     return Tab.yours(model, f"{loss_name}, {steps} live steps at {level}"), fig, msg
 

@@ -85,7 +85,7 @@ def batch_loss(model: ContrastiveModel, clips: torch.Tensor, tokens: torch.Tenso
 
 
 def train(config: Config, steps: int | None = None, device="cpu", progress=None,
-          model: ContrastiveModel | None = None) -> tuple[ContrastiveModel, dict]:
+          model: ContrastiveModel | None = None, log_every: int | None = None) -> tuple[ContrastiveModel, dict]:
     """Train through core.train's one loop with config.loss; returns (model, history).
 
     The data depend on config.seed only (not on the loss), so an InfoNCE and a
@@ -103,5 +103,6 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
             pool.refresh()
         return batch
 
-    history = loop.fit(model, config, steps, batches, batch_loss, progress, log_every=max(1, min(25, steps // 20)))
+    every = log_every or max(1, min(25, steps // 20))          # a live run in the tab logs every step
+    history = loop.fit(model, config, steps, batches, batch_loss, progress, log_every=every)
     return model, history

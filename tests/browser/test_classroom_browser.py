@@ -57,6 +57,10 @@ TABS = {
     "videomae": ("VideoMAE", "#videomae-run",
                  [("#videomae-report", "text"), ("#videomae-video", "video"), ("#videomae-strip", "img")],
                  "#videomae-steps", "#videomae-train", "#videomae-train-msg"),
+    "contrastive": ("Contrastive", "#contrastive-find",
+                    [("#contrastive-clips", "img"), ("#contrastive-batch-text", "text"), ("#contrastive-matrix", "img"),
+                     ("#contrastive-curves", "img"), ("#contrastive-found", "img"), ("#contrastive-found-text", "text")],
+                    "#contrastive-steps", "#contrastive-train", "#contrastive-train-msg"),
 }
 
 ARRIVAL_S = 180          # a cold server computes the defaults in the background; warm, they are there at once
