@@ -344,7 +344,7 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
     clips: optional (frames (T,H,W,3) uint8, fps, audio (N,), sample_rate) tuples; a
     quarter of each batch then comes from them (positives: a frame and its own
     second of audio; negatives: another clip's audio, or a far-off time).
-    photos=False uses dead-leaves backgrounds only (fast start, e.g. in tests).
+    photos=False uses dead-leaves backgrounds only and no real material (fast start, e.g. in tests).
     Returns (model, history) with the mean loss and acc of each logged window.
     """
     from core import train as loop
@@ -358,7 +358,7 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
     prepared = prepare_clips(clips) if clips else []
     n_clip = max(1, config.batch // 4) if clips else 0     # frames from the user's clips per step
     n_silent = max(1, round(config.batch * config.silent_frac))
-    pool = real_training_pool(config) if real and not clips else None
+    pool = real_training_pool(config) if real and photos and not clips else None
     n_real = int(round(config.batch * config.real_frac)) if pool is not None else 0
 
     def batches(step: int):

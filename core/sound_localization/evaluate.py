@@ -303,25 +303,46 @@ def quick_check(model: AVOLNet, device="cpu", n: int = 48) -> dict:
 
 def data_card(config: Config) -> dict:
     """What trained the shipped weights, and what they were measured on."""
+    from core import sources
     from core.sources import PHOTO_SOURCES
 
     photos = train_photo_files() if config.photo_frac > 0 else {}
-    return {
-        "train": (f"synthetic audio-visual scenes (core.synthetic.av_scene, {config.size} px, "
-                  f"1-{config.max_objects} objects, one sounding), fresh seeds below 1e9 every step; "
-                  f"{1 - config.photo_frac:.0%} on dead-leaves "
-                  f"backgrounds, {config.photo_frac:.0%} on random crops of real photos"),
+    real_frac = getattr(config, "real_frac", 0.0)
+    card = {
+        "train": (f"{1 - real_frac:.0%} of each batch: synthetic audio-visual scenes (core.synthetic.av_scene, "
+                  f"{config.size} px, 1-{config.max_objects} objects, one sounding), fresh seeds below 1e9 every "
+                  f"step; {1 - config.photo_frac:.0%} on dead-leaves backgrounds, {config.photo_frac:.0%} on random "
+                  f"crops of real photos. {real_frac:.0%}: real composite scenes (1x1, 1x2 or 2x2 panels, one "
+                  "sounding; core.sound_localization.real) from the train split of core.sources"),
         "sounds": "CC0 Sonic Pi samples (Debian sonic-pi-samples), two per class, random take/pitch/gain "
                   "(assets/examples/sounds, see LICENSES.md)",
         "photo_backgrounds": {k: {"files": len(v), "licence": PHOTO_SOURCES[k][1]} for k, v in photos.items()},
         "negatives": ("every frame of a batch against every sound of the batch: its own sound is the positive, "
                       "the sounds of other scenes whose sounding class is not in the frame are negatives "
                       "(look-alikes, a visible but silent object of the sounding class, are left out), plus "
-                      f"{max(1, round(config.batch * config.silent_frac))} near-silent sounds per step; "
-                      "BCE weighs positives and negatives 50/50"),
+                      f"{max(1, round(config.batch * config.silent_frac))} near-silent sounds and as many room "
+                      "tones (background noise alone) per step; BCE weighs positives and negatives 50/50"),
         "held_out": (f"{N_CORR} + {N_LOC} scenes with seeds from {EVAL_SEED} (never drawn in training): half on "
                      "av_scene's procedural backgrounds, half on crops of the bundled photos "
                      "(assets/examples/photos, held out from every training set)"),
         "audio": f"{SAMPLE_RATE} Hz, {SECONDS:g} s, log-power spectrogram: {N_FFT}-sample Hann window, hop {HOP}, "
-                 f"{N_BINS} bins x {N_FRAMES} frames, dB",
+                 f"{N_BINS} bins x {N_FRAMES} frames, dB"
+                 + ("; each window brought to -20 dB RMS first (gain capped at +30 dB: near-silence stays quiet)"
+                    if getattr(config, "level_norm", False) else ""),
     }
+    if real_frac > 0:
+        card["real_train"] = {
+            "videos with their own sound": {k: f"{v[0]}: {v[1]} ({v[3]}; {v[2]})" for k, v in
+                                            sources.AV_VIDEOS.items() if v[4] == "train"}
+            | {"bunny": "bundled clips/bunny.mp4 with its sound (CC-BY-3.0, Blender Foundation)"},
+            "faces (heard with any speech)": {k: f"{v[0]}: {v[1]} ({v[2]})" for k, v in sources.FACES.items()
+                                              if v[3] == "train"},
+            "speech": {k: f"{v[1]}" for k, v in sources.SPEECH.items() if v[2] == "train"},
+            "pictures with their own recordings": {k: f"{len(v[0])} classes ({v[1]})" for k, v in
+                                                   sources.SOUNDING.items() if v[2] == "train"},
+            "more recordings of those classes": {k: v[1] for k, v in sources.EXTRA_SOUNDS.items() if v[2] == "train"},
+            "augmentation": ("on every real sound: band limit (p 0.5), reverb (p 0.4, RT 0.1-0.6 s), background "
+                             "noise 5-30 dB below (p 0.5), peak level -45 to 0 dB") if config.augment else "none",
+        }
+        card["real_held_out"] = real_card()
+    return card
