@@ -352,6 +352,7 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
     steps = int(steps or config.steps)
     device = torch.device(device)
     model, config = loop.start(build_model, config, model, device)
+    common.unwrap(model).audio.level_norm = config.level_norm     # a model continued hears as this run says
     seed = common.data_seed(config.seed)                  # each rank its own data shard
     sampler = SceneSampler(config, seed, n_backgrounds=600 if steps > 200 else 60, photos=photos)
     rng = np.random.default_rng(seed + 1)

@@ -53,7 +53,7 @@ class Config:
     photo_frac: float = 0.5      # share of scenes on real-photo backgrounds (the rest: dead leaves)
     max_objects: int = 3         # 1..max_objects objects per scene; two or more make localization a choice
     init_scale: float = 5.0      # alpha at start: cosine in [-1, 1] -> logits in [-5, 5], sigmoid not saturated
-    level_norm: bool = common.arch(True)   # real recordings differ by 30 dB and more: the audio trunk hears levels
+    level_norm: bool = True      # real recordings differ by 30 dB and more; no weights of its own, so a run may switch it on
     real_frac: float = 0.5       # share of each batch from real pictures, sounds and videos (the rest: generated)
     augment: bool = True         # level, band limit, reverb and background noise on the sounds of real items
 
