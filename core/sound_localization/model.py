@@ -36,7 +36,7 @@ LEVEL_FLOOR = 10 ** (-50 / 20)   # windows quieter than -50 dB RMS get the gain 
 
 @dataclass
 class Config:
-    steps: int = 5000            # the shipped recipe: real and generated scenes, about 40 minutes on one CPU thread
+    steps: int = 5000            # from scratch, real and generated scenes: ~55 min on a shared CPU thread (the card)
     seed: int = 0
     size: int = 64               # frame side the vision trunk sees: objects are 17-26 px, enough to tell apart
     dim: int = common.arch(32)   # D: six sound classes need few dimensions; small keeps the dot product cheap
@@ -53,7 +53,7 @@ class Config:
     photo_frac: float = 0.5      # share of scenes on real-photo backgrounds (the rest: dead leaves)
     max_objects: int = 3         # 1..max_objects objects per scene; two or more make localization a choice
     init_scale: float = 5.0      # alpha at start: cosine in [-1, 1] -> logits in [-5, 5], sigmoid not saturated
-    level_norm: bool = True      # real recordings differ by 30 dB and more; no weights of its own, so a run may switch it on
+    level_norm: bool = True      # real recordings differ by 30 dB and more; holds no weights: a run may switch it on
     real_frac: float = 0.5       # share of each batch from real pictures, sounds and videos (the rest: generated)
     augment: bool = True         # level, band limit, reverb and background noise on the sounds of real items
 
