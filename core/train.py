@@ -165,8 +165,9 @@ def init_distributed(device: str) -> torch.device | None:
 
 def run(method: str, quick: bool = False, steps: int | None = None, device: str = "auto",
         out: str | None = None, seed: int | None = None, evaluate: bool = True,
-        progress=None, overrides: dict | None = None, command: str | None = None) -> dict:
-    """Train `method`, save weights and card; returns the card."""
+        progress=None, overrides: dict | None = None, command: str | None = None, init: str | None = None) -> dict:
+    """Train `method`, save weights and card; returns the card. init: a checkpoint of the method to continue
+    from (its architecture fields kept, every other field from the preset) instead of a fresh model."""
     module = importlib.import_module(f"core.{method}")
     config = module.Config.quick() if quick else module.Config()
     changes = dict(overrides or {})
@@ -180,7 +181,12 @@ def run(method: str, quick: bool = False, steps: int | None = None, device: str 
     common.set_seed(config.seed)            # the same initial weights on every rank
     out = out or common.weights_path(method)
     t0 = time.time()
-    model, history = module.train(config, steps, dev, progress=progress or printer())
+    start_from = {}
+    if init:                                # the method's own loader where it has one (old checkpoints differ)
+        loader = getattr(module, "load_weights", None)
+        start_from["model"] = loader(init) if loader else common.load_model(method, module.Config,
+                                                                             module.build_model, path=init)
+    model, history = module.train(config, steps, dev, progress=progress or printer(), **start_from)
     model = common.unwrap(model)
     common.broadcast_buffers(model)         # under torchrun: every rank holds the model rank 0 writes
     seconds = time.time() - t0
@@ -201,6 +207,7 @@ def run(method: str, quick: bool = False, steps: int | None = None, device: str 
         "device": devices.describe(dev) + (f" x {common.world_size()} processes" if common.world_size() > 1 else ""),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
         "seed": config.seed,
+        **({"init": init, "init_weights_sha256": common.state_digest(start_from["model"])} if init else {}),
         "parameters": common.count_params(model),
         "git_commit": common.git_commit(),
         "weights_sha256": digest,
@@ -222,11 +229,12 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int)
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
+    ap.add_argument("--init", help="continue from these weights (a checkpoint of METHOD) instead of a fresh model")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     card = run(args.method, quick=args.quick, steps=args.steps, device=args.device, out=args.out,
-               seed=args.seed, evaluate=not args.no_eval,
+               seed=args.seed, evaluate=not args.no_eval, init=args.init,
                command="python -m core.train " + " ".join(sys.argv[1:] if argv is None else argv),
                progress=printer() if os.environ.get("RANK", "0") == "0" else (lambda *a: None))
     if common.world_size() > 1:         # under torchrun: every rank says where its weights ended

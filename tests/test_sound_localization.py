@@ -346,3 +346,103 @@ def test_tab_builds():
     with gr.Blocks() as app:
         demo.build("cpu")
     assert app is not None
+
+
+# --------------------------------------------------------------------- real recordings and real scenes
+
+def test_level_norm_makes_the_embedding_level_invariant_and_keeps_silence_quiet():
+    from core.sound_localization.model import LEVEL_FLOOR, LEVEL_TARGET, normalize_level
+
+    rng = np.random.default_rng(0)
+    sound = (rng.normal(0, 1, sl.N_SAMPLES) * np.sin(np.linspace(0, 30, sl.N_SAMPLES)) ** 2).astype(np.float32)
+    sound /= np.abs(sound).max()
+    waves = torch.from_numpy(np.stack([sound, sound * 10 ** (-20 / 20), sound * 10 ** (-32 / 20)]))
+    rms = normalize_level(waves).pow(2).mean(1).sqrt()
+    assert torch.allclose(rms, torch.full_like(rms, LEVEL_TARGET), rtol=1e-4)          # 32 dB apart, now alike
+    quiet = normalize_level(torch.from_numpy(sl.silence(rng))[None]).pow(2).mean().sqrt()
+    assert quiet < LEVEL_TARGET * 10 ** (-9 / 20) and LEVEL_FLOOR > 0.001            # near-silence stays 10 dB down
+    net = sl.random_init(sl.Config(level_norm=True), "cpu", seed=0).audio
+    emb = net(waves)
+    assert torch.allclose(emb[0], emb[1], atol=1e-3) and torch.allclose(emb[0], emb[2], atol=1e-3)
+
+
+def test_a_checkpoint_from_before_level_norm_loads_as_it_was_trained(tmp_path):
+    from core import common
+    from core.sound_localization.infer import load_weights
+
+    config = sl.Config(width=8, dim=8)
+    model = sl.random_init(config, "cpu", seed=0)
+    path = str(tmp_path / "old.pt")
+    common.save_checkpoint(model, config, path)
+    assert load_weights(path).config.level_norm is True                 # saved with the field: kept
+    values, state = common.load_checkpoint(path)
+    del values["level_norm"]
+    torch.save({"config": values, "state_dict": state}, path)
+    assert load_weights(path).config.level_norm is False and config.level_norm
+
+
+def test_sound_augmentation_keeps_shape_and_spans_levels():
+    from core.sound_localization.real import augment, noise, room_tone, window
+
+    rng = np.random.default_rng(0)
+    long = np.concatenate([np.zeros(20000), 0.5 * np.ones(8000), np.zeros(20000)]).astype(np.float32)
+    assert np.abs(window(long, rng, tries=16)).max() > 0                # the loud part, not the pause
+    short = window(np.ones(4000, np.float32), rng)
+    assert short.shape == (sl.N_SAMPLES,) and short.sum() == 4000
+    x = np.sin(np.linspace(0, 2000, sl.N_SAMPLES)).astype(np.float32)
+    peaks = [np.abs(augment(x, rng)).max() for _ in range(60)]
+    assert min(peaks) < 0.03 and max(peaks) > 0.3 and max(peaks) <= 1.0 + 1e-6
+    assert abs(noise(rng).std() - 1) < 1e-3 and np.sqrt(np.mean(room_tone(rng) ** 2)) < 0.02
+
+
+def test_paste_puts_a_cut_out_on_its_background():
+    from core.sound_localization.real import paste
+
+    rgba = np.zeros((20, 10, 4), np.uint8)
+    rgba[..., 0], rgba[5:15, 2:8, 3] = 255, 255
+    out = paste(rgba, np.zeros((32, 16, 3), np.uint8), np.random.default_rng(0))
+    assert out.shape == (32, 16, 3) and out[..., 0].max() == 255 and (out[..., 0] == 0).mean() > 0.3
+
+
+REAL_HELD_OUT = None
+
+
+def _held_out_pool():
+    global REAL_HELD_OUT
+    if REAL_HELD_OUT is None:
+        import importlib
+        REAL_HELD_OUT = importlib.import_module("core.sound_localization.evaluate").real_heldout_pool() or False
+    return REAL_HELD_OUT
+
+
+def test_real_scenes_mark_the_sounding_panel_and_keep_its_class_alone():
+    pool = _held_out_pool()
+    if not pool:
+        pytest.skip("held-out real sources not fetched: python scripts/fetch_media.py")
+    rng = np.random.default_rng(0)
+    for layout, share in (((1, 2), 0.5), ((2, 2), 0.25), ((1, 1), 1.0)):
+        frame, sound, visible, cls, mask = pool.scene(rng, 64, layout)
+        assert frame.shape == (64, 64, 3) and sound.shape == (sl.N_SAMPLES,) and mask.mean() == share
+        assert visible[0] == cls and visible.count(cls) == 1
+
+
+def _bunny_scores(model, audio_of):
+    from core import media, sources
+
+    clip = media.load_video(sources.example_path("clips/bunny.mp4"))
+    audio, rate = audio_of(clip)
+    res = sl.localize_clip(model, clip.frames, clip.fps, audio, rate)
+    return float(np.interp(1.5, res["times"], res["score"])), float(np.mean(res["score"]))
+
+
+@pytest.mark.skipif(not HAVE_WEIGHTS, reason="no shipped weights yet")
+def test_shipped_model_says_yes_to_the_bunny_with_its_own_sound_and_no_otherwise():
+    from core import media, sources
+
+    model = sl.load_pretrained("cpu")
+    other = media.load_video(sources.example_path("sound_localization/three_objects.mp4"))
+    own = _bunny_scores(model, lambda c: (c.audio, c.sample_rate))
+    swapped = _bunny_scores(model, lambda c: (other.audio, other.sample_rate))
+    quiet = _bunny_scores(model, lambda c: (None, None))
+    assert min(own) >= 0.5, own                     # the tab's default time (1.5 s) and the clip's mean
+    assert max(swapped) < 0.5 and max(quiet) < 0.5, (swapped, quiet)

@@ -58,8 +58,8 @@ from core.sound_localization.data import (SceneSampler, audio_windows, pair_batc
                                           scene_clip, silence, train, train_photo_files)
 from core.sound_localization.evaluate import (EVAL_SEED, TARGETS, data_card, evaluate, localization_metrics,
                                               quick_check)
-from core.sound_localization.infer import (correspondence, load_pretrained, localize, localize_clip, random_init,
-                                           spectrogram)
+from core.sound_localization.infer import (correspondence, load_pretrained, load_weights, localize, localize_clip,
+                                           random_init, spectrogram)
 from core.sound_localization.model import (DB_FLOOR, HOP, N_BINS, N_FFT, N_FRAMES, N_SAMPLES, SAMPLE_RATE, SECONDS,
                                            AudioNet, AVOLNet, Config, VisionNet, avc_loss, balanced_accuracy,
                                            build_model, correspondence_loss, log_spectrogram)
@@ -73,6 +73,6 @@ __all__ = [
     "N_FRAMES", "DB_FLOOR",
     "prepare_audio", "audio_windows", "silence", "SceneSampler", "pair_labels", "pair_batch", "scene_clip",
     "train_photo_files", "train",
-    "localize", "correspondence", "localize_clip", "spectrogram", "load_pretrained", "random_init",
+    "localize", "correspondence", "localize_clip", "spectrogram", "load_pretrained", "load_weights", "random_init",
     "evaluate", "quick_check", "localization_metrics", "TARGETS", "EVAL_SEED", "data_card",
 ]

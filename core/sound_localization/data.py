@@ -296,16 +296,56 @@ def to_tensors(frames: np.ndarray, audio: np.ndarray, labels: np.ndarray, size: 
 
 # --------------------------------------------------------------------- training
 
+def real_training_pool(config: Config):
+    """The real material training reads (core.sources' train split, plus the bundled bunny clip with its own
+    sound), or None when nothing was fetched (python scripts/fetch_media.py)."""
+    from core import sources
+    from core.sound_localization.real import RealPool
+
+    if config.real_frac <= 0:
+        return None
+    extra = []
+    try:
+        frames, fps, audio, rate = sources.load_clip("bunny", max_side=128, with_audio=True)
+        if audio is not None:
+            from core.media import resample
+            extra.append(("bunny", "bunny", frames, fps, resample(audio, rate, SAMPLE_RATE)))
+    except (OSError, KeyError, ValueError):
+        pass
+    pool = RealPool("train", sources.training_photos(128), extra_videos=extra)
+    return pool if len(pool) > len(extra) else None
+
+
+def real_batch(scenes: list[tuple], real: list[tuple], rng: np.random.Generator, n_silent: int, n_tone: int):
+    """pair_batch with real composite scenes added (RealPool.scene's tuples) and room tones as extra negatives."""
+    from core.sound_localization.real import room_tone
+
+    frames = np.stack([s[0] for s in scenes] + [r[0] for r in real])
+    audio = np.stack([s[1] for s in scenes] + [r[1] for r in real] + [silence(rng) for _ in range(n_silent)]
+                     + [room_tone(rng) for _ in range(n_tone)]).astype(np.float32)
+    src = [("scene", i) for i in range(len(scenes))] + [("real", j) for j in range(len(real))]
+    labels = pair_labels([s[2] for s in scenes] + [r[2] for r in real], src,
+                         [s[3] for s in scenes] + [r[3] for r in real] + [None] * (n_silent + n_tone),
+                         src + [("silence", k) for k in range(n_silent + n_tone)])
+    return frames, audio, labels
+
+
 def train(config: Config, steps: int | None = None, device="cpu", progress=None, model: AVOLNet | None = None,
-          clips: list[tuple] | None = None, photos: bool = True, log_every: int | None = None) -> tuple[AVOLNet, dict]:
-    """Train on synthetic audio-visual scenes (and, when given, the user's own clips with sound).
+          clips: list[tuple] | None = None, photos: bool = True, real: bool = True,
+          log_every: int | None = None) -> tuple[AVOLNet, dict]:
+    """Train on synthetic audio-visual scenes, real material (when fetched), and the user's own clips.
 
     model=None starts from scratch; otherwise a copy of `model` continues (its
     width and dim, every other field from `config`), and `model` is untouched.
+    real: a share config.real_frac of each batch is real composite scenes
+    (core.sound_localization.real: faces with speech, pictures with their own
+    recordings, frames of real videos with their own second), their sounds
+    augmented (config.augment); a few room tones join the near-silences as
+    negatives. Without data/sources the batch is all generated.
     clips: optional (frames (T,H,W,3) uint8, fps, audio (N,), sample_rate) tuples; a
     quarter of each batch then comes from them (positives: a frame and its own
     second of audio; negatives: another clip's audio, or a far-off time).
-    photos=False uses dead-leaves backgrounds only (fast start, e.g. in tests).
+    photos=False uses dead-leaves backgrounds only and no real material (fast start, e.g. in tests).
     Returns (model, history) with the mean loss and acc of each logged window (of log_every steps; default
     about 50 windows a run, 1 logs every step, as live runs draw).
     """
@@ -314,16 +354,22 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
     steps = int(steps or config.steps)
     device = torch.device(device)
     model, config = loop.start(build_model, config, model, device)
+    common.unwrap(model).audio.level_norm = config.level_norm     # a model continued hears as this run says
     seed = common.data_seed(config.seed)                  # each rank its own data shard
     sampler = SceneSampler(config, seed, n_backgrounds=600 if steps > 200 else 60, photos=photos)
     rng = np.random.default_rng(seed + 1)
     prepared = prepare_clips(clips) if clips else []
     n_clip = max(1, config.batch // 4) if clips else 0     # frames from the user's clips per step
     n_silent = max(1, round(config.batch * config.silent_frac))
+    pool = real_training_pool(config) if real and photos and not clips else None
+    n_real = int(round(config.batch * config.real_frac)) if pool is not None else 0
 
     def batches(step: int):
-        scenes = sampler.scenes(config.batch - n_clip)
-        if n_clip:
+        scenes = sampler.scenes(config.batch - n_clip - n_real)
+        if n_real:
+            reals = [pool.scene(rng, config.size, augment_sound=config.augment) for _ in range(n_real)]
+            batch = real_batch(scenes, reals, rng, n_silent, n_silent)
+        elif n_clip:
             batch = mixed_batch(scenes, clip_batch(prepared, n_clip, config.size, rng), rng, n_silent)
         else:
             batch = pair_batch(scenes, rng, n_silent)

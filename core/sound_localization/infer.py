@@ -97,7 +97,16 @@ def spectrogram(audio: np.ndarray, sample_rate: int, seconds: float | None = Non
 
 def load_pretrained(device="cpu") -> AVOLNet:
     """The shipped model (assets/models/sound_localization.pt) in eval mode."""
-    return common.load_model("sound_localization", Config, build_model, device)
+    return load_weights(common.weights_path("sound_localization"), device)
+
+
+def load_weights(path: str, device="cpu") -> AVOLNet:
+    """A saved checkpoint in eval mode; one saved before level_norm existed hears levels as it was trained."""
+    values, state = common.load_checkpoint(path, device)
+    values.setdefault("level_norm", False)
+    model = build_model(common.config_from_dict(Config, values))
+    model.load_state_dict(state)
+    return model.to(device).eval()
 
 
 def random_init(config: Config | None = None, device="cpu", seed: int = 1234) -> AVOLNet:
