@@ -17,7 +17,8 @@ from demos.tab import Tab
 
 METHOD = "contrastive"
 SHOW = 64                     # px of one shown frame (the clips are 32 px)
-LIVE_STEPS = (10, 400, 150)   # min, max, default steps of live training (~4 steps/s on one CPU thread)
+LIVE_STEPS = (10, 400, 150)
+MAX_QUERY = 200               # the narration encoder reads a few words; a page of text is a mistake   # min, max, default steps of live training (~4 steps/s on one CPU thread)
 RIGHT, WRONG, TRUTH = "#2ca02c", "#d62728", "#1f77b4"   # the lab's colours: right, wrong, the truth
 
 LEVEL_NAMES = [f"shift {s:g}, {u:.0%} unrelated" for s, u in C.LEVELS]
@@ -255,6 +256,8 @@ def retrieve(tab: Tab, text, mine):
     text = str(common.require(text, "a narration (type one or pick one)")).strip()
     if not text:
         raise gr.Error("Please type a narration, e.g. \"the red disc moves left\".")
+    if len(text) > MAX_QUERY:
+        raise gr.Error(f"A narration is a short sentence: at most {MAX_QUERY} characters (this one has {len(text)}).")
     model, who = tab.model(mine)
     g = _gallery(tab)
     clip_emb = _gallery_emb(tab, model, mine)

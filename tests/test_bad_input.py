@@ -32,7 +32,7 @@ from core import colorization as C  # noqa: E402
 from core import common as core_common  # noqa: E402
 from core import media  # noqa: E402
 
-TAB_KEYS = [key for key, _, _ in app.TABS]
+TAB_KEYS = [key for key, _, _ in app.TABS if key != "contrastive"]     # the tabs fed a file (contrastive: text)
 VIDEO_TABS = [k for k in TAB_KEYS if k != "jigsaw"]
 MAIN = {"jigsaw": "jigsaw_solve", "sequence_sort": "sequence_sort_sort", "colorization": "colorization_track",
         "tcc": "tcc_align", "sound_localization": "sound_localization_localize",

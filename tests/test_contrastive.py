@@ -312,3 +312,17 @@ def test_tab_trains_live_and_then_answers_with_the_visitors_model(tab):
     assert "your model" in text
     fig = m.sweep_figure({})                         # no card yet: a figure that says so
     assert fig is not None
+
+
+def test_the_tab_refuses_an_empty_or_huge_narration_and_keeps_answering():
+    import gradio as gr
+
+    from demos import contrastive as tab_module
+    from demos.tab import Tab
+
+    tab = Tab("contrastive", "cpu")
+    for bad, words in (("", "narration"), ("   ", "narration"), ("x" * 5000, "at most")):
+        with pytest.raises(gr.Error, match=words):
+            tab_module.retrieve(tab, bad, None)
+    found, text = tab_module.retrieve(tab, tab_module.EXAMPLE_QUERIES[0], None)
+    assert found is not None and "Query" in text

@@ -204,7 +204,10 @@ def test_ten_live_steps_draw_ten_points(projector, key):
     number = page.locator(f"{steps} input[type='number']")
     number.fill("10")
     number.press("Enter")
-    page.wait_for_timeout(300)
+    number.blur()                                   # a busy page may drop the first edit: wait until the slider holds it
+    page.wait_for_function("sel => document.querySelector(sel + \" input[type='range']\").value === '10'",
+                           arg=steps, timeout=10_000)
+    page.wait_for_timeout(500)
     page.locator(train).click()
     msg = page.locator(message)
     msg.get_by_text("points", exact=False).wait_for(timeout=TRAIN_S * 1000)
