@@ -19,6 +19,7 @@ def test_sound_localization_localizes_a_bundled_clip(page, app_url, tmp_path):
     assert_no_error(page)
     # swap the sound for silence: the model should now say no
     page.locator("#sound_localization-sound").get_by_text("silence").click()
+    page.wait_for_timeout(1000)                 # the new choice clears the old answer first: click after it
     page.locator("#sound_localization-run").click()
     page.get_by_text("does silence belong to this frame").wait_for(timeout=60_000)
     assert_no_error(page)
