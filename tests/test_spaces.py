@@ -1,8 +1,6 @@
 """Hugging Face Spaces: ZeroGPU wrapping (with a stub `spaces`), threads, LFS rules, the publish script."""
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import functools
 import inspect
 import os
@@ -18,6 +16,7 @@ import app
 import spaces_gpu
 from scripts import publish_space
 from tests.conftest import ROOT, free_port, start_app, wait_http
+from tests.conftest import run_coroutine
 
 # The handlers that must borrow the GPU on ZeroGPU: every click that runs a model, and live training.
 WRAPPED = {
@@ -261,8 +260,7 @@ def _answers(demo, names: list[str]) -> dict:
             answers[name] = [digest(_paths(v)) for v in out["data"]]
         return answers
 
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:       # a loop of its own: the browser tests leave one running
-        return pool.submit(asyncio.run, run()).result()
+    return run_coroutine(run())
 
 
 def _paths(value):

@@ -1,6 +1,4 @@
 """The stage timer (core.stages) and the app's record of each event (demos.stages)."""
-import asyncio
-import concurrent.futures
 import contextvars
 import json
 import threading
@@ -8,6 +6,7 @@ import time
 
 
 from core import stages
+from tests.conftest import run_coroutine
 
 
 class Clock:
@@ -117,8 +116,7 @@ def test_the_app_records_every_event_with_its_stages(tmp_path):
         gr.Button().click(handler, a, b, api_name="double")
     log = tmp_path / "stages.jsonl"
     assert app_stages.install(demo, str(log))
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:       # a loop of its own: the browser tests leave one running
-        out = pool.submit(asyncio.run, demo.process_api(demo.fns[0], [3], state=None)).result()
+    out = run_coroutine(demo.process_api(demo.fns[0], [3], state=None))
     assert out["data"][0] == 6
     (rec,), _ = app_stages.read(str(log))
     assert rec["api_name"] == "double"
