@@ -119,3 +119,15 @@ def real_clips(split: str = "train") -> dict[str, np.ndarray]:
             if frames is not None and len(frames) >= 8:
                 out[name] = frames
     return out
+
+
+def chroma(frames: np.ndarray) -> float:
+    """Mean distance of a pixel's channels from their grey (0-255 scale): about 0 for grey footage."""
+    f = frames[::max(1, len(frames) // 8)].astype(np.float32)
+    return float(np.abs(f - f.mean(-1, keepdims=True)).mean())
+
+
+def colour_clips(split: str = "train", min_chroma: float = 2.0) -> dict[str, np.ndarray]:
+    """The REAL_CLIPS of `split` in colour: grey footage (ViSP targets, zebrafish, the 1906 film) has no
+    colour to point at, so colourization neither learns nor measures on it."""
+    return {n: f for n, f in real_clips(split).items() if chroma(f) >= min_chroma}

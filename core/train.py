@@ -218,6 +218,26 @@ def run(method: str, quick: bool = False, steps: int | None = None, device: str 
     return card
 
 
+def parse_overrides(method: str, pairs) -> dict:
+    """--set FIELD=VALUE pairs as Config changes, each value parsed as its field's default type."""
+    defaults = dataclasses.asdict(importlib.import_module(f"core.{method}").Config())
+    out = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or name not in defaults:
+            raise SystemExit(f"--set {pair}: expected FIELD=VALUE with FIELD one of {', '.join(sorted(defaults))}")
+        kind = type(defaults[name])
+        if kind is bool:
+            value = text.strip().lower() in ("1", "true", "yes", "on")
+        elif kind in (int, float, str):
+            value = kind(text)
+        else:                               # tuples and the like: a Python literal
+            import ast
+            value = ast.literal_eval(text)
+        out[name] = value
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m core.train", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -230,11 +250,14 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
     ap.add_argument("--init", help="continue from these weights (a checkpoint of METHOD) instead of a fresh model")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="change one Config field of the preset (repeatable), e.g. --set real_clips=true")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     card = run(args.method, quick=args.quick, steps=args.steps, device=args.device, out=args.out,
                seed=args.seed, evaluate=not args.no_eval, init=args.init,
+               overrides=parse_overrides(args.method, args.set),
                command="python -m core.train " + " ".join(sys.argv[1:] if argv is None else argv),
                progress=printer() if os.environ.get("RANK", "0") == "0" else (lambda *a: None))
     if common.world_size() > 1:         # under torchrun: every rank says where its weights ended

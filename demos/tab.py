@@ -116,11 +116,15 @@ class Tab:
 
     # ----------------------------------------------------------------- layout
 
-    def header(self, markdown: str, details: str | None = None) -> bool:
+    def header(self, markdown: str, details: str | None = None, seen: str | None = None) -> bool:
         """The tab's title and idea in a sentence or two; the formula and the longer story (`details`) in a
-        closed accordion below, so that the first screen holds the input and the result. When the model is
-        missing, the one note saying so. True when the tab can go on."""
+        closed accordion below, so that the first screen holds the input and the result. `seen`: one line on
+        what the shipped model learned from. When the model is missing, the one note saying so. True when
+        the tab can go on."""
         gr.Markdown(markdown, latex_delimiters=LATEX, elem_classes="ssl-idea")
+        if seen and self.available:
+            gr.Markdown(f"**What its model has seen:** {seen}", elem_id=f"{self.method}-seen",
+                        elem_classes="ssl-seen")
         if details:
             with gr.Accordion("The idea in full, with the formula and the paper", open=False,
                               elem_id=f"{self.method}-details"):

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import pytest
 
 from core import sources
+
+real_clips_mod = sys.modules["core.real_clips"]   # sources imports it (a direct import first would cycle)
 
 
 def _splits(rows):
@@ -47,3 +50,19 @@ def test_brace_patterns_expand():
 def test_an_image_sequence_clip_reads_as_frames():
     frames = sources.real_clip("line")
     assert frames.ndim == 4 and frames.shape[-1] == 3 and frames.dtype == np.uint8 and len(frames) == 33
+
+
+def test_chroma_tells_grey_footage_from_colour():
+    grey = np.repeat(np.random.default_rng(0).integers(0, 256, (4, 8, 8, 1), dtype=np.uint8), 3, axis=-1)
+    colour = grey.copy()
+    colour[..., 0] = 255 - colour[..., 0]
+    assert real_clips_mod.chroma(grey) == 0.0
+    assert real_clips_mod.chroma(colour) > 20
+
+
+def test_colour_clips_drop_grey_footage(monkeypatch):
+    grey = np.full((9, 8, 8, 3), 100, np.uint8)
+    colour = grey.copy()
+    colour[..., 2] = 200
+    monkeypatch.setattr(real_clips_mod, "real_clips", lambda split="train": {"grey": grey, "colour": colour})
+    assert list(real_clips_mod.colour_clips("train")) == ["colour"]

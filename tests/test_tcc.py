@@ -311,6 +311,21 @@ def test_two_takes_share_a_scene_at_another_pace():
     assert clips.shape == (3, cfg.frames_per_video, 6, cfg.size, cfg.size) and times.shape == clips.shape[:2]
 
 
+def test_real_pairs_are_two_spans_of_one_real_clip(monkeypatch):
+    from core import sources
+    ramp = np.repeat(np.arange(40, dtype=np.uint8)[:, None, None, None] * 6, 3, axis=-1) * np.ones((1, 8, 8, 3),
+                                                                                                   np.uint8)
+    monkeypatch.setattr(sources, "training_clips", lambda **kw: {"ramp": ramp, "short": ramp[:3]})
+    cfg = dataclasses.replace(TINY, pool=4, real_pairs=1.0, videos_per_batch=4)
+    pool = tcc.ClipPool(cfg, np.random.default_rng(0))
+    assert len(pool.real) == 1                       # a clip shorter than frames_per_video is left out
+    views = pool._real_views(4)
+    assert len(views) == 4 and all(24 <= len(v) <= 40 for v in views)   # at most a fifth off each end
+    assert all(float(v[0].mean()) <= 8 * 6 / 255 + 1e-6 for v in views)   # each starts in the first fifth
+    clips, times = pool.batch("cpu")
+    assert clips.shape[:2] == (4, cfg.frames_per_video) and (times.diff(dim=1) > 0).all()
+
+
 def test_train_from_scratch_on_rendered_throws_runs():
     model, history = tcc.train(dataclasses.replace(TINY, refresh_every=1), 3, "cpu")
     assert history["step"][-1] == 3 and np.isfinite(history["loss"]).all()

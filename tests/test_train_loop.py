@@ -68,3 +68,13 @@ def test_continuing_keeps_the_models_architecture_and_takes_the_new_training_fie
     loop.fit(model, config, 3, lambda step: (torch.randn(4, 2), torch.tensor([0, 1, 0, 1])), toy_method.blob_loss)
     assert common.state_digest(shipped) == digest           # the shared model is left alone
     assert common.state_digest(model) != digest
+
+
+def test_set_overrides_parse_each_value_as_its_fields_type():
+    got = loop.parse_overrides("sequence_sort", ["real_clips=true", "p_real=0.5", "steps=7", "strides=(1, 2)"])
+    assert got == {"real_clips": True, "p_real": 0.5, "steps": 7, "strides": (1, 2)}
+    assert loop.parse_overrides("tcc", ["real_pairs=0.25"]) == {"real_pairs": 0.25}
+    with pytest.raises(SystemExit, match="FIELD one of"):
+        loop.parse_overrides("tcc", ["no_such_field=1"])
+    with pytest.raises(SystemExit):
+        loop.parse_overrides("tcc", ["steps"])

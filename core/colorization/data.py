@@ -22,10 +22,14 @@ from .model import Config, ColorizationNet, build_model, tuple_loss
 TRAIN_SEED_RANGE = (0, 800_000)        # sprite videos for training come from here (held-out seeds lie above)
 
 
-@lru_cache(maxsize=1)
-def _train_clips() -> tuple[np.ndarray, ...]:
-    """The bundled training clips (never the held-out ones), kept in memory: (T, H, W, 3) uint8 each."""
-    return tuple(sources.training_clips().values())
+@lru_cache(maxsize=2)
+def _train_clips(real: bool = False) -> tuple[np.ndarray, ...]:
+    """The bundled training clips (never the held-out ones), and with `real` the REAL_CLIPS train clips in
+    colour, kept in memory: (T, H, W, 3) uint8 each."""
+    clips = sources.training_clips()
+    if real:
+        clips.update(sources.colour_clips("train"))
+    return tuple(clips.values())
 
 
 def _sprite_tuple(rng: np.random.Generator, config: Config, n: int, gap: int) -> np.ndarray:
@@ -57,7 +61,7 @@ def sample_batch(rng: np.random.Generator, config: Config, clips=None) -> torch.
     clips: sequences of frames to draw from (default: the bundled training
     clips); with clips=() every tuple comes from sprite videos.
     """
-    clips = _train_clips() if clips is None else clips
+    clips = _train_clips(config.real_clips) if clips is None else clips
     n = config.n_refs + 1
     out = []
     for _ in range(config.batch):

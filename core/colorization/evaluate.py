@@ -80,7 +80,7 @@ def shot_cuts(clip: np.ndarray, threshold: float = 40.0) -> np.ndarray:
     return np.concatenate([[False], d > threshold])
 
 
-def colour_scores(model, clip_names=None, gap: int = COLOUR_GAP, every: int = 8) -> dict:
+def colour_scores(model, clip_names=None, gap: int = COLOUR_GAP, every: int = 8, clips=None) -> dict:
     """Accuracy of the pointed colour cluster on held-out real clips, target `gap` frames after the reference.
 
     Also the same pointer on raw grey values, and copying the reference's
@@ -88,10 +88,10 @@ def colour_scores(model, clip_names=None, gap: int = COLOUR_GAP, every: int = 8)
     across a shot cut (the bundled clips are edited) are skipped.
     """
     names = sources.clip_names("held_out") if clip_names is None else clip_names
+    clips = clips if clips is not None else {n: sources.load_clip(n)[0] for n in names}
     hits = {"learned": 0, "raw_grey": 0, "copy": 0}
     total = 0
-    for name in names:
-        clip = sources.load_clip(name)[0]
+    for clip in clips.values():
         cut = shot_cuts(clip)
         for t in range(0, len(clip) - gap, every):
             if cut[t + 1:t + gap + 1].any():      # a different shot: nothing to point at
@@ -113,6 +113,7 @@ def evaluate(model: ColorizationNet, device="cpu") -> dict:
     tr = tracking_scores(model, video=ALIKE_VIDEO)
     tc = tracking_scores(model, video=HARD_VIDEO)
     co = colour_scores(model)
+    real = colour_scores(model, clips=sources.colour_clips("held_out"), every=16)
     return {
         "track_J": tr["learned"],
         "track_J_raw_lab": tr["raw_lab"],
@@ -125,6 +126,8 @@ def evaluate(model: ColorizationNet, device="cpu") -> dict:
         "colour_acc": co["learned"],
         "colour_acc_raw_pixels": co["raw_grey"],
         "colour_acc_copy_same_place": co["copy"],
+        **({"heldout_real_colour_acc": real["learned"], "heldout_real_colour_acc_raw_pixels": real["raw_grey"],
+            "heldout_real_colour_acc_copy_same_place": real["copy"]} if any(real.values()) else {}),
         "eval_seconds": round(time.time() - t0, 1),
     }
 

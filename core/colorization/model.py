@@ -42,6 +42,7 @@ class Config:
     clip_grad: float = 5.0            # max gradient norm (0 = none): a guard against a rare huge step
     synthetic_frac: float = 0.85      # share of tuples from sprite videos; the rest come from the bundled
                                       # train clips, mostly still scenes: too easy on their own
+    real_clips: bool = False          # also the REAL_CLIPS train clips in colour (core/real_clips.py)
     gen_sizes: tuple = (96, 128)      # sprite canvases cropped to `size`: sprites at and below the test scale
     lookalike_frac: float = 0.7       # share of sprite videos whose sprites share one grey level: they
                                       # force the features to tell sprites apart by texture and shape

@@ -332,7 +332,7 @@ def training_sampler(config: Config, frames: np.ndarray | None = None) -> TupleS
     if frames is None:
         clips = {}
         if config.p_real > 0 or config.p_photo > 0:
-            clips = sources.training_clips(sources=LONG_SOURCES if config.long_sources else ())
+            clips = sources.training_clips(sources=LONG_SOURCES if config.long_sources else (), real=config.real_clips)
         photos = camera_photos(config.photos) if config.p_photo > 0 else []
         return TupleSampler(config, common.data_seed(config.seed), clips=clips, photos=photos)
     f = common.check_frames(frames, "frames", min_frames=4)

@@ -76,11 +76,14 @@ def _pixel_path_accuracy(windows: list[np.ndarray]) -> float:
     return hit / max(n, 1)
 
 
-def real_eval_windows(stride: int = EVAL_STRIDE, names=None) -> dict[str, list[np.ndarray]]:
-    """Held-out real tuples: windows with clear motion (top half of each clip's energy, no cut)."""
+def real_eval_windows(stride: int = EVAL_STRIDE, names=None, clips=None) -> dict[str, list[np.ndarray]]:
+    """Held-out real tuples: windows with clear motion (top half of each clip's energy, no cut).
+
+    names: bundled held-out clips (default all); clips: name -> frames instead (the REAL_CLIPS held out)."""
     out = {}
-    for name in names or sources.clip_names("held_out"):
-        f = sources.load_clip(name)[0]
+    clips = clips if clips is not None else {n: sources.load_clip(n)[0]
+                                             for n in names or sources.clip_names("held_out")}
+    for name, f in clips.items():
         cands = motion_windows(f, (stride,), keep_top=0.5)
         cands.sort(key=lambda c: c[0])
         out[name] = [f[t:t + 3 * s + 1:s] for t, s, _ in cands]
@@ -215,12 +218,27 @@ def evaluate(model: OrderNet, device="cpu") -> dict[str, float]:
     m["synthetic_top1_pixel_path"] = _pixel_path_accuracy(synth)
     m["real_tuples"] = float(24 * len(real_all))
     m["synthetic_tuples"] = float(24 * len(synth))
+    m.update(real_footage_scores(model, random_model))
     train = probe_data(PROBE_TRAIN_SEEDS, model.config.size)
     test = probe_data(PROBE_TEST_SEEDS, model.config.size)
     p, pr = probe_scores(model, train, test), probe_scores(random_model, train, test)
     m["probe_direction"], m["probe_direction_random_init"] = p["direction"], pr["direction"]
     m["probe_direction_margin"] = p["direction"] - pr["direction"]
     m["probe_shape"], m["probe_shape_random_init"] = p["shape"], pr["shape"]
+    return m
+
+
+def real_footage_scores(model: OrderNet, random_model: OrderNet | None = None) -> dict[str, float]:
+    """12-way sorting on the REAL_CLIPS held out (whole packages no training read); {} when not fetched."""
+    windows = real_eval_windows(clips=sources.real_clips("held_out"))
+    pooled = [w for ws in windows.values() for w in ws]
+    if not pooled:
+        return {}
+    m = {"heldout_real_top1": _sort_accuracy(model, pooled)["top1"],
+         "heldout_real_top1_pixel_path": _pixel_path_accuracy(pooled),
+         "heldout_real_tuples": float(24 * len(pooled)), "heldout_real_clips": float(len(windows))}
+    if random_model is not None:
+        m["heldout_real_top1_random_init"] = _sort_accuracy(random_model, pooled)["top1"]
     return m
 
 

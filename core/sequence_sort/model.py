@@ -46,6 +46,7 @@ class Config:
     strides: tuple = (1, 2, 3, 4)  # frame gaps tried for real clips (15 fps); motion-aware ranking picks
     keep_top: float = 0.5         # keep the windows whose motion energy is in the top half of their clip
     long_sources: bool = False    # read 4 training clips whole from their source videos (data/sources/)
+    real_clips: bool = False      # also the REAL_CLIPS train clips (core/real_clips.py) where fetched
     photos: int = 60              # still photos for virtual camera moves (0: frames of training clips only)
 
     @classmethod

@@ -85,6 +85,12 @@ class ClipPool:
             for k in range(0, n, 2 if config.takes else 1):
                 self._render(k)
             self.fresh = True
+        self.real = []
+        if self.fresh and config.real_pairs > 0:
+            from core import sources
+            side = _render_side(config)
+            self.real = [common.frames_to_tensor(f, side) for f in sources.training_clips(real=True).values()
+                         if len(f) >= config.frames_per_video]
 
     def _render(self, k: int) -> None:
         seed = int(self.rng.integers(0, TRAIN_SEEDS))
@@ -104,6 +110,18 @@ class ClipPool:
             return np.stack([2 * scenes, 2 * scenes + 1], 1).ravel()
         return self.rng.choice(len(self.clips), size=n, replace=len(self.clips) < n)
 
+    def _real_views(self, n: int) -> list[torch.Tensor]:
+        """n // 2 real clips, each as two views over their own spans (start in the first fifth, end in the
+        last): the same events at other times, so that cycles must match what happens, not the frame index."""
+        out = []
+        for k in self.rng.choice(len(self.real), size=n // 2, replace=len(self.real) < n // 2):
+            clip = self.real[int(k)]
+            t = len(clip)
+            for _ in range(2):
+                a, b = int(self.rng.integers(0, t // 5 + 1)), t - int(self.rng.integers(0, t // 5 + 1))
+                out.append(clip[a:b])
+        return out
+
     def batch(self, device) -> tuple[torch.Tensor, torch.Tensor]:
         """frames (B, T, C, H, W) in [0, 1] and times (B, T) in [0, 1): frame index / video length.
 
@@ -112,10 +130,12 @@ class ClipPool:
         """
         c = self.config
         n = min(c.videos_per_batch, len(self.clips)) if not self.fresh else c.videos_per_batch
-        pick = self._pick(n)
+        if self.real and n % 2 == 0 and self.rng.random() < c.real_pairs:
+            clips = self._real_views(n)
+        else:
+            clips = [self.clips[int(k)] for k in self._pick(n)]
         xs, ts = [], []
-        for k in pick:
-            clip = self.clips[int(k)]
+        for clip in clips:
             idx = sample_indices(self.rng, len(clip), c.frames_per_video)
             both = np.concatenate([idx, context_indices(idx, c.context)])   # frames, then their context
             x = augment(clip[torch.as_tensor(both)], self.rng, c.size, c.crop)  # one transform for all

@@ -117,7 +117,27 @@ def evaluate(model: TCCModel, device="cpu", n_videos: int = 10, n_retimed: int =
     for k in ("tau", "phase_acc") if baselines else ():
         metrics[f"{k}_gain_over_best_baseline"] = metrics[k] - max(metrics[f"{k}_random_init"], metrics[f"{k}_pixels"])
     metrics["n_held_out_videos"] = n_videos
+    metrics.update(real_footage_scores(featurizers))
     return metrics
+
+
+REAL_PAIRS = (("cyclist_1", "cyclist_2"),)      # the same action filmed twice, from packages no training read
+
+
+def real_footage_scores(featurizers: dict) -> dict[str, float]:
+    """Kendall's tau of the alignment between real held-out clips of the same action (both directions),
+    for each featurizer {suffix: frames -> (T, D)}; {} when the clips were not fetched."""
+    from core import sources
+
+    clips = sources.real_clips("held_out")
+    pairs = [(clips[a], clips[b]) for a, b in REAL_PAIRS if a in clips and b in clips]
+    if not pairs:
+        return {}
+    out = {}
+    for suffix, feat in featurizers.items():
+        taus = [alignment_tau(feat(x), feat(y)) for a, b in pairs for x, y in ((a, b), (b, a))]
+        out["heldout_real_tau" + suffix] = float(np.mean([0.0 if math.isnan(t) else t for t in taus]))
+    return out
 
 
 def data_card(config: Config) -> dict:

@@ -43,6 +43,8 @@ class Config:
     refresh_every: int = 2            # replace one pool video every this many steps: fresh seeds all along
     takes: float = 0.0                # share of batches made of two takes (paces) of each scene: see ClipPool
     crop: float = 0.8                 # random crop keeps at least this fraction of each side
+    real_pairs: float = 0.0           # share of batches made of two views (own span, crop, colour) of each of
+                                      # two real train clips (core.sources.training_clips with REAL_CLIPS)
     # the loss
     loss: str = "regression"          # one of LOSSES; plain regression takes off from scratch, the
                                       # variance-weighted "regression_var" (official default) stays flat long

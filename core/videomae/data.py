@@ -177,7 +177,8 @@ def training_data(config: Config, clips: list[np.ndarray] | None = None, synthet
         real = [common.check_frames(f, "clip") for f in clips]
         synth_share = config.synthetic_fraction if synthetic else 0.0
     else:
-        real = list(sources.training_clips(sources=True if config.use_sources else ()).values())
+        real = list(sources.training_clips(sources=True if config.use_sources else (),
+                                           real=config.real_clips).values())
         synth_share = config.synthetic_fraction if synthetic is None or synthetic else 0.0
         photos = sources.training_photos(PHOTO_SIDE) if config.photo_fraction > 0 else []
     photo_share = config.photo_fraction if photos else 0.0

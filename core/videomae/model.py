@@ -63,6 +63,7 @@ class Config:
     # --- data
     synthetic_fraction: float = 0.15  # share of clips drawn from core.synthetic (sprites, a throw)
     use_sources: bool = True      # also train on the full-length source videos of the bundled train clips
+    real_clips: bool = False      # also the REAL_CLIPS train clips (core/real_clips.py) where fetched
     photo_fraction: float = 0.35  # share of clips that are camera pans/zooms over photographs (data/sources):
                                   # hundreds of scenes where seven videos alone invite memorizing them
     max_stride: int = 2           # frames are taken every 1..max_stride frames (15 fps clips)
