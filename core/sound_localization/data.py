@@ -372,6 +372,10 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
 
     def batches(step: int):
         scenes = sampler.scenes(config.batch - n_clip - n_real)
+        if n_real and config.augment_generated > 0:
+            from core.sound_localization.real import augment
+            scenes = [(f, augment(a, rng) if rng.random() < config.augment_generated else a, c, s)
+                      for f, a, c, s in scenes]
         if n_real:
             reals = [pool.scene(rng, config.size, augment_sound=config.augment) for _ in range(n_real)]
             *batch, real_pairs = real_batch(scenes, reals, rng, n_silent, n_silent)

@@ -57,6 +57,7 @@ class Config:
     real_frac: float = 0.5       # share of each batch from real pictures, sounds and videos (the rest: generated)
     augment: bool = True         # level, band limit, reverb and background noise on the sounds of real items
     balance_real_negatives: bool = False  # real-vs-real negatives weigh as much as all others (see the loss)
+    augment_generated: float = 0.0  # share of generated sounds augmented as real ones: no 'clean = generated' cue
 
     @classmethod
     def quick(cls) -> "Config":
