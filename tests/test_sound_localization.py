@@ -100,6 +100,38 @@ def test_correspondence_loss_is_balanced_bce_ignoring_unknown_pairs():
     assert sl.balanced_accuracy(torch.tensor([1.0, -1.0, 1.0, 1.0]), torch.tensor([1, 1, 0, 0])) == 0.25
 
 
+def test_balanced_real_negatives_weigh_as_much_as_all_other_negatives():
+    # frame 0 generated, frame 1 real; sound 0 generated, sounds 1 and 2 real (frame 1's own is sound 1)
+    logits = torch.tensor([[2.0, -3.0, -4.0], [-2.0, 1.0, 0.5]])
+    labels = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    real = torch.tensor([[False, False, False], [False, True, True]])
+    p = torch.sigmoid(logits)
+    pos = (-math.log(p[0, 0]) - math.log(p[1, 1])) / 2
+    easy = [-math.log(1 - p[0, 1]), -math.log(1 - p[0, 2]), -math.log(1 - p[1, 0])]
+    hard = -math.log(1 - p[1, 2])                          # the one real frame against another real sound
+    plain = (pos + (sum(easy) + hard) / 4) / 2
+    balanced = (pos + (sum(easy) / 3 + hard) / 2) / 2
+    assert abs(float(sl.correspondence_loss(logits, labels)) - float(plain)) < 1e-6
+    got = float(sl.correspondence_loss(logits, labels, real))
+    assert abs(got - float(balanced)) < 1e-6 and abs(got - float(plain)) > 0.05
+    # real pairs that are positives only: the plain loss
+    only_pos = torch.tensor([[False, False, False], [False, True, False]])
+    assert abs(float(sl.correspondence_loss(logits, labels, only_pos)) - float(plain)) < 1e-6
+
+
+def test_real_batch_marks_real_frame_real_sound_pairs():
+    from core.sound_localization import data
+
+    rng = np.random.default_rng(0)
+    gen = [(np.zeros((8, 8, 3), np.uint8), np.zeros(sl.N_SAMPLES, np.float32), [c], c) for c in (0, 1)]
+    real = [(np.zeros((8, 8, 3), np.uint8), np.zeros(sl.N_SAMPLES, np.float32), [c], c) for c in ("dog", "speech")]
+    frames, audio, labels, real_pairs = data.real_batch(gen, real, rng, n_silent=1, n_tone=1)
+    assert frames.shape[0] == 4 and audio.shape[0] == 6 and real_pairs.shape == labels.shape == (4, 6)
+    assert real_pairs.tolist() == [[False] * 6, [False] * 6, [False, False, True, True, False, False],
+                                   [False, False, True, True, False, False]]
+    assert labels[2, 3] == 0 and labels[3, 2] == 0 and labels[2, 2] == 1 and (labels[2:, 4:] == 0).all()
+
+
 # --------------------------------------------------------------------- data
 
 def test_pair_batch_labels_own_sound_positive_and_absent_classes_negative():

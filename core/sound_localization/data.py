@@ -317,7 +317,10 @@ def real_training_pool(config: Config):
 
 
 def real_batch(scenes: list[tuple], real: list[tuple], rng: np.random.Generator, n_silent: int, n_tone: int):
-    """pair_batch with real composite scenes added (RealPool.scene's tuples) and room tones as extra negatives."""
+    """pair_batch with real composite scenes added (RealPool.scene's tuples) and room tones as extra negatives.
+
+    Returns frames, audio, labels (as pair_batch) and real_pairs (B, A) bool: a real frame with a real sound
+    (silences and room tones are not real sounds), for Config.balance_real_negatives."""
     from core.sound_localization.real import room_tone
 
     frames = np.stack([s[0] for s in scenes] + [r[0] for r in real])
@@ -327,7 +330,10 @@ def real_batch(scenes: list[tuple], real: list[tuple], rng: np.random.Generator,
     labels = pair_labels([s[2] for s in scenes] + [r[2] for r in real], src,
                          [s[3] for s in scenes] + [r[3] for r in real] + [None] * (n_silent + n_tone),
                          src + [("silence", k) for k in range(n_silent + n_tone)])
-    return frames, audio, labels
+    real_frame = np.arange(len(frames)) >= len(scenes)
+    real_sound = (np.arange(len(audio)) >= len(scenes)) & (np.arange(len(audio)) < len(scenes) + len(real))
+    real_pairs = real_frame[:, None] & real_sound[None]
+    return frames, audio, labels, real_pairs
 
 
 def train(config: Config, steps: int | None = None, device="cpu", progress=None, model: AVOLNet | None = None,
@@ -366,9 +372,15 @@ def train(config: Config, steps: int | None = None, device="cpu", progress=None,
 
     def batches(step: int):
         scenes = sampler.scenes(config.batch - n_clip - n_real)
+        if n_real and config.augment_generated > 0:
+            from core.sound_localization.real import augment
+            scenes = [(f, augment(a, rng) if rng.random() < config.augment_generated else a, c, s)
+                      for f, a, c, s in scenes]
         if n_real:
             reals = [pool.scene(rng, config.size, augment_sound=config.augment) for _ in range(n_real)]
-            batch = real_batch(scenes, reals, rng, n_silent, n_silent)
+            *batch, real_pairs = real_batch(scenes, reals, rng, n_silent, n_silent)
+            if config.balance_real_negatives:
+                return (*to_tensors(*batch, config.size, device), torch.from_numpy(real_pairs).to(device))
         elif n_clip:
             batch = mixed_batch(scenes, clip_batch(prepared, n_clip, config.size, rng), rng, n_silent)
         else:

@@ -56,6 +56,8 @@ class Config:
     level_norm: bool = True      # real recordings differ by 30 dB and more; holds no weights: a run may switch it on
     real_frac: float = 0.5       # share of each batch from real pictures, sounds and videos (the rest: generated)
     augment: bool = True         # level, band limit, reverb and background noise on the sounds of real items
+    balance_real_negatives: bool = False  # real-vs-real negatives weigh as much as all others (see the loss)
+    augment_generated: float = 0.0  # share of generated sounds augmented as real ones: no 'clean = generated' cue
 
     @classmethod
     def quick(cls) -> "Config":
@@ -175,17 +177,19 @@ class AVOLNet(nn.Module):
         """s_xy = alpha * sim + beta: monotone, so the map's peak stays where the max-pool found it."""
         return self.log_alpha.exp() * sim + self.beta
 
-    def forward(self, frames: torch.Tensor, wave: torch.Tensor, labels: torch.Tensor | None = None):
+    def forward(self, frames: torch.Tensor, wave: torch.Tensor, labels: torch.Tensor | None = None,
+                real_pairs: torch.Tensor | None = None):
         """frames (B, 3, H, W) in [0, 1], wave (B, N) -> dict(sim, logits, heat (B, h, w), score_logit (B,),
         score (B,)). With labels (B, A) (see data.pair_labels), wave is (A, N), every frame meets every
-        sound, the maps are (B, A, h, w), the scores (B, A), and the loss is added."""
+        sound, the maps are (B, A, h, w), the scores (B, A), and the loss is added (real_pairs: see
+        correspondence_loss)."""
         sim = self.similarity(frames, wave, all_pairs=labels is not None)   # (B, h, w) or (B, A, h, w)
         logits = self.calibrate(sim)
         score_logit = logits.flatten(-2).amax(dim=-1)        # max-pool over places = multiple-instance learning
         out = dict(sim=sim, logits=logits, heat=torch.sigmoid(logits), score_logit=score_logit,
                    score=torch.sigmoid(score_logit))
         if labels is not None:
-            out["loss"] = correspondence_loss(score_logit, labels)
+            out["loss"] = correspondence_loss(score_logit, labels, real_pairs)
         return out
 
 
@@ -195,7 +199,8 @@ def build_model(config: Config) -> AVOLNet:
 
 # --------------------------------------------------------------------- the loss
 
-def correspondence_loss(score_logit: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def correspondence_loss(score_logit: torch.Tensor, labels: torch.Tensor,
+                        real_pairs: torch.Tensor | None = None) -> torch.Tensor:
     """The audio-visual correspondence loss: BCE of the max-pooled score, positives and negatives 50/50.
 
     Args: score_logit (...,) = max_xy of the calibrated map (before the sigmoid);
@@ -204,6 +209,10 @@ def correspondence_loss(score_logit: torch.Tensor, labels: torch.Tensor) -> torc
     negatives) / 2: the paper's objective with half positives and half
     negatives, estimated from every pair in the batch rather than one sampled
     negative per frame (same expectation, less variance). Computed on logits.
+    real_pairs (...,) bool, optional (Config.balance_real_negatives): pairs of a
+    real frame and a real sound. The negative half is then (mean over those
+    negatives + mean over all other negatives) / 2, so a batch's few real-vs-real
+    negatives weigh as much as the many a domain cue alone rejects.
     """
     labels = labels.float()
     bce = F.binary_cross_entropy_with_logits(score_logit, labels.clamp(0, 1), reduction="none")
@@ -211,6 +220,10 @@ def correspondence_loss(score_logit: torch.Tensor, labels: torch.Tensor) -> torc
     zero = score_logit.sum() * 0                        # keeps the graph when a batch lacks one kind
     loss_pos = bce[pos].mean() if pos.any() else zero
     loss_neg = bce[neg].mean() if neg.any() else zero
+    if real_pairs is not None:
+        hard, rest = neg & real_pairs.bool(), neg & ~real_pairs.bool()
+        if hard.any() and rest.any():                   # one group missing: the plain mean above
+            loss_neg = (bce[hard].mean() + bce[rest].mean()) / 2
     return (loss_pos + loss_neg) / 2
 
 
@@ -221,11 +234,17 @@ def balanced_accuracy(score_logit: torch.Tensor, labels: torch.Tensor) -> float:
     return float(sum(accs) / len(accs)) if accs else float("nan")
 
 
-def avc_loss(model: AVOLNet, frames: torch.Tensor, wave: torch.Tensor, labels: torch.Tensor):
+def avc_loss(model: AVOLNet, frames: torch.Tensor, wave: torch.Tensor, labels: torch.Tensor,
+             real_pairs: torch.Tensor | None = None):
     """One training step's objective for core.train.fit: every frame against every sound.
 
-    frames (B, 3, H, W) in [0, 1], wave (A, N), labels (B, A) in {1, 0, -1}.
-    Returns (correspondence_loss, {"acc": balanced accuracy of the pairs}).
+    frames (B, 3, H, W) in [0, 1], wave (A, N), labels (B, A) in {1, 0, -1}, real_pairs (B, A) bool or None
+    (see correspondence_loss). Returns (correspondence_loss, {"acc": balanced accuracy of the pairs}, and
+    with real_pairs "real_rejected": the share of real-vs-real negatives scored below 0.5).
     """
-    out = model(frames, wave, labels)
-    return out["loss"], {"acc": balanced_accuracy(out["score_logit"].detach(), labels)}
+    out = model(frames, wave, labels, real_pairs)
+    logit = out["score_logit"].detach()
+    parts = {"acc": balanced_accuracy(logit, labels)}
+    if real_pairs is not None and ((labels == 0) & real_pairs.bool()).any():   # the pairs the held-out test is made of
+        parts["real_rejected"] = float((logit[(labels == 0) & real_pairs.bool()] < 0).float().mean())
+    return out["loss"], parts
