@@ -429,3 +429,21 @@ def test_the_cache_stays_within_its_bounds(monkeypatch):
     assert len(infer._CACHE) == 1                                     # the newest alone
     with pytest.raises(ValueError, match="reference_index"):
         C.colorize_video(m, _clip(0, t=3)[0], "learned", reference_index=3)
+
+
+def test_tab_serves_a_repeated_click_from_its_remembered_videos(tab):
+    """The same clip and mask again: the same video files, not drawn and encoded again; a swept file is made
+    again; a different mask on the same clip keeps the colour video and makes a new tracking video."""
+    fns, D = tab
+    video, mask = _example(D, "sprites_b")
+    first = fns["colorization_track"](video, mask, None, "sprites_b", 8, None)
+    again = fns["colorization_track"](video, mask, None, "sprites_b", 8, None)
+    assert again[1] == first[1] and again[2] == first[2] and again[0].split("<span")[0] == first[0].split("<span")[0]
+    os.remove(first[2])                                           # swept by core.media's cleanup
+    remade = fns["colorization_track"](video, mask, None, "sprites_b", 8, None)
+    assert os.path.isfile(remade[2]) and remade[2] != first[2] and remade[1] == first[1]
+    other = mask.copy()
+    other[:, : other.shape[1] // 2] = 0                           # only the objects of the right half
+    moved = fns["colorization_track"](video, other, None, "sprites_b", 8, None)
+    assert moved[1] == first[1] and moved[2] != remade[2]
+    assert not np.array_equal(moved[4]["pred"], first[4]["pred"])
