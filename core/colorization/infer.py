@@ -63,7 +63,8 @@ def _model_state(owner) -> tuple:
     object changes them, so nothing remembered from the old weights is served for the new ones."""
     if not isinstance(owner, torch.nn.Module):
         return ()
-    return tuple(t._version for t in (*owner.parameters(), *owner.buffers()))
+    # a model made under inference_mode holds inference tensors, which keep no counter (nor train in place)
+    return tuple(-1 if t.is_inference() else t._version for t in (*owner.parameters(), *owner.buffers()))
 
 
 def _nbytes(value) -> int:
