@@ -447,3 +447,24 @@ def test_tab_serves_a_repeated_click_from_its_remembered_videos(tab):
     moved = fns["colorization_track"](video, other, None, "sprites_b", 8, None)
     assert moved[1] == first[1] and moved[2] != remade[2]
     assert not np.array_equal(moved[4]["pred"], first[4]["pred"])
+
+
+def test_two_callers_of_one_clip_at_once_compute_it_once():
+    """A click that arrives while the tab's opening answer computes the same clip waits for that answer."""
+    import threading
+    import time
+    infer.clear_cache()
+    owner, calls, out = infer._Colour(), [], []
+
+    def make():
+        calls.append(1)
+        time.sleep(0.3)
+        return np.arange(3)
+    threads = [threading.Thread(target=lambda: out.append(infer._remembered(owner, "t", None, make, key="k")))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(out) == 3 and all(o is out[0] for o in out)
+    assert not infer._MAKING

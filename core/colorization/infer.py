@@ -45,6 +45,7 @@ def _work_size(h: int, w: int, side: int) -> tuple[int, int]:
 
 _CACHE: list = []             # [(weakref to owner, key, value)], newest first
 _CACHE_LOCK = threading.Lock()
+_MAKING: dict = {}            # (owner id, key) -> the lock of the one call making that value now
 _CACHE_SIZE = 16              # a clip's embeddings, Lab cells, colourings and propagation plans: two clips' worth
 _CACHE_MB = 256               # and never more than this many megabytes of tensors and arrays
 
@@ -108,8 +109,19 @@ def _remembered(owner, kind, rgb, make, key=None):
     found, value = _lookup(owner, full)
     if found:
         return value
-    value = make()
-    _remember(owner, full, value)
+    # a click on the clip the tab's opening answer is still computing waits for it instead of computing it
+    # again beside it (two copies of the same work on two cores take as long as one after the other)
+    with _CACHE_LOCK:
+        making = _MAKING.setdefault((id(owner), full), threading.Lock())
+    try:
+        with making:
+            found, value = _lookup(owner, full)
+            if not found:
+                value = make()
+                _remember(owner, full, value)
+    finally:
+        with _CACHE_LOCK:
+            _MAKING.pop((id(owner), full), None)
     return value
 
 
