@@ -170,6 +170,7 @@ footer {visibility: hidden}
 .gradio-container .ssl-input video {max-height: 180px}
 /* formulas scroll sideways on a phone instead of running off the page */
 .katex-display, .ssl-formula, .ssl-idea {overflow-x: auto; overflow-y: hidden; max-width: 100%}
+.ssl-seen {font-size: 0.92em; opacity: 0.85}
 /* a plot keeps its own size, up to its column: its letters stay as large as they were drawn */
 .ssl-plot img {max-width: 100%; height: auto}
 /* an examples table wraps its words instead of cutting them */

@@ -131,3 +131,18 @@ def colour_clips(split: str = "train", min_chroma: float = 2.0) -> dict[str, np.
     """The REAL_CLIPS of `split` in colour: grey footage (ViSP targets, zebrafish, the 1906 film) has no
     colour to point at, so colourization neither learns nor measures on it."""
     return {n: f for n, f in real_clips(split).items() if chroma(f) >= min_chroma}
+
+
+def card_entries(names) -> list[str]:
+    """REAL_CLIPS entries for a model card: 'name (package: file, frames, licence)'."""
+    out = []
+    for name in names:
+        package, rel, (first, last), fps, licence, _, _ = REAL_CLIPS[name]
+        span = f"frames {first}-{'end' if last is None else last} at {fps} fps"
+        out.append(f"{name} ({package}: {rel}, {span}; {licence})")
+    return out
+
+
+def split_names(split: str) -> list[str]:
+    """The REAL_CLIPS names of `split`, in table order (fetched or not)."""
+    return [n for n, e in REAL_CLIPS.items() if e[5] == split]

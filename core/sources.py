@@ -540,4 +540,5 @@ def av_video(name: str, side: int = 128) -> tuple[np.ndarray, float, np.ndarray]
     return z["frames"], float(z["fps"]), z["audio"]
 
 
-from core.real_clips import REAL_CLIPS, colour_clips, real_clip, real_clips  # noqa: E402  (needs the helpers above)
+from core.real_clips import (REAL_CLIPS, card_entries, colour_clips, real_clip, real_clips,  # noqa: E402
+                             split_names)  # (the table needs the helpers above)

@@ -317,10 +317,16 @@ CARD_ROWS = [
 
 # --------------------------------------------------------------------- layout
 
+# one line on what the shipped model learned from (its card's data section, in words)
+SEEN = ('generated scenes (half of each batch) and real composites: faces with recorded and spoken speech, '
+        'photographed animals and instruments with their recordings, 2 real videos with their sound; measured '
+        'on other people, voices, animals and videos.')
+
+
 def build(device) -> None:
     """Lay out the tab inside the current gr.Tab (the model loads on first use)."""
     tab = Tab(METHOD, device)
-    if not tab.header(SUMMARY, INTRO):
+    if not tab.header(SUMMARY, INTRO, seen=SEEN):
         return
     clips = example_clips()
     names = list(clips)

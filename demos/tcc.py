@@ -375,9 +375,14 @@ def _application_outputs(session: dict, boundaries: str):
 
 # --------------------------------------------------------------------- layout
 
+# one line on what the shipped model learned from (its card's data section, in words)
+SEEN = ('only generated stick-figure throws, never a real video; measured on held-out throws and on two real '
+        'films of one cyclist.')
+
+
 def build(device) -> None:
     tab = Tab(METHOD, device)
-    if not tab.header(SUMMARY, IDEA):
+    if not tab.header(SUMMARY, IDEA, seen=SEEN):
         return
     mine = tab.state()
     session = common.user_state()               # this visitor's last alignment, for the cycle and the labels

@@ -25,6 +25,11 @@ def test_app_builds_with_overview_and_every_listed_tab():
     labels = [t.label for t in tabs]
     assert labels[0] == "Overview"
     assert labels[1:] == [title for _, title, _ in app.TABS]
+    # each tab says in one line what its shipped model learned from, and where it was measured
+    seen = {b.elem_id: b.value for b in demo.blocks.values() if (b.elem_id or "").endswith("-seen")}
+    assert sorted(seen) == sorted(f"{m}-seen" for m, _, _ in app.TABS)
+    for text in seen.values():
+        assert text.startswith("**What its model has seen:**") and "measured on" in text
 
 
 EVENTS = {"click", "change", "submit", "upload", "select", "input", "release", "load", "play", "pause",

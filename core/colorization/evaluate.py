@@ -142,6 +142,8 @@ def data_card(config: Config) -> dict:
                           f"lighting ramps, {config.lookalike_frac:.0%} alike in grey; "
                           f"{config.synthetic_frac:.0%} of tuples"),
             "clips": clips,
+            "more_real_clips": (sources.card_entries(sorted(sources.colour_clips("train"))) if config.real_clips
+                                else []),
             "colour_clusters": f"k-means (k={config.n_colors}) on Lab ab of {config.kmeans_frames} training frames",
         },
         "held_out": {
@@ -151,5 +153,7 @@ def data_card(config: Config) -> dict:
                                           f"distinct in colour)"),
             "colourization": (f"bundled clips {sources.clip_names('held_out')}: reference frame t, target "
                               f"t+{COLOUR_GAP}, every 8th t, pairs across shot cuts skipped"),
+            "colourization_real": ("the REAL_CLIPS held out in colour (every 16th t): "
+                                   + "; ".join(sources.card_entries(sorted(sources.colour_clips("held_out"))))),
         },
     }

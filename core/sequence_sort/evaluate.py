@@ -256,5 +256,7 @@ def data_card(config: Config) -> dict:
                    "GPL / CC-BY(-SA) / CC0 / MIT, see core/sources.py PHOTO_SOURCES) for virtual camera moves"
                    if config.photos else "frames of the training clips only"),
         "mix": {"synthetic": config.p_synthetic, "photo_camera_moves": config.p_photo, "real": config.p_real},
+        "more_real_clips": sources.card_entries(sources.split_names("train")) if config.real_clips else [],
         "held_out": sources.clip_names("held_out") + ["sprite clips with seeds " f"{EVAL_SYNTH_SEEDS.start}+"],
+        "held_out_real_clips": sources.card_entries(sources.split_names("held_out")),
     }

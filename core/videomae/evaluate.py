@@ -254,9 +254,11 @@ def data_card(config: Config) -> dict:
     return dict(
         real_train=real,
         synthetic=f"core.synthetic sprites_video / action_video, {config.synthetic_fraction:.0%} of clips",
-        photos=(f"camera pans over the photographs of {', '.join(f'{k} ({v[1]})' for k, v in sources.PHOTO_SOURCES.items())}"
+        photos=(f"camera pans over the photographs of {', '.join(f'{k} ({v[1]})' for k, v in sources.TRAIN_PHOTOS.items())}"
                 f" under data/sources, {config.photo_fraction:.0%} of clips") if config.photo_fraction else "none",
+        real_clips=sources.card_entries(sources.split_names("train")) if config.real_clips else [],
         held_out=[dict(name=n, licence=sources.clip_info(n)["licence"]) for n in sources.clip_names("held_out")],
+        held_out_real_clips=sources.card_entries(sources.split_names("held_out")),
         views=(f"{config.num_frames} frames every 1..{config.max_stride} frames, square crops of 55-100% "
                f"of the shorter side resized to {config.image_size} px, random flips"),
         masking=f"{config.masking} at {config.mask_ratio:.0%}",
