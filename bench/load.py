@@ -59,7 +59,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 EXAMPLES = os.path.join(ROOT, "assets", "examples")
-TAB_ORDER = ["jigsaw", "sequence_sort", "colorization", "tcc", "sound_localization", "videomae"]
+TAB_ORDER = ["jigsaw", "sequence_sort", "colorization", "tcc", "sound_localization", "videomae", "contrastive"]
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
@@ -218,6 +218,11 @@ def cases(uploads: dict[str, str]) -> list[Case]:
         Case("videomae/bikes tube s0", "videomae", "/videomae_reconstruct", [E("clips/bikes.mp4"), 0.9, "tube", 0]),
         Case("videomae/city random s1", "videomae", "/videomae_reconstruct", [E("clips/city.mp4"), 0.75, "random", 1]),
         Case("videomae/upload tube s2", "videomae", "/videomae_reconstruct", [File(uploads["clip"]), 0.9, "tube", 2]),
+        Case("contrastive/batch default", "contrastive", "/contrastive_batch",
+             ["shift 3, 30% unrelated", "MIL-NCE (bag of 5)", 0.1, 7, 0]),
+        Case("contrastive/batch aligned infonce", "contrastive", "/contrastive_batch",
+             ["aligned (shift 0, 0% unrelated)", "InfoNCE (one positive)", 0.05, 15, 3]),
+        Case("contrastive/retrieve", "contrastive", "/contrastive_retrieve", ["the red disc moves left"]),
     ]
 
 

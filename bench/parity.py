@@ -42,7 +42,7 @@ def _inputs() -> dict:
             "tcc_a": media.load_video(ins["tcc"]["file"], with_audio=False).frames,
             "tcc_b": media.load_video(ins["tcc"]["file_b"], with_audio=False).frames,
             "frame": snd.frames[min(len(snd.frames) - 1, int(0.5 * snd.fps))], "audio": snd.audio,
-            "sr": snd.sample_rate, "vm": vm[:16]}
+            "sr": snd.sample_rate, "vm": vm[:16], "texts": ["the red disc moves left", "the person throws the ball"]}
 
 
 def outputs(device, x: dict) -> dict:
@@ -69,6 +69,11 @@ def outputs(device, x: dict) -> dict:
         recon, mask = videomae.reconstruct(m, x["vm"], mask_ratio=0.9, seed=0)
         out["videomae.reconstruct"] = recon
         out["videomae.mask"] = mask
+        from core import contrastive
+        m = contrastive.load_pretrained(device)
+        g = contrastive.held_out_gallery()                 # one held-out clip of every action, rendered alike
+        out["contrastive.embed_clips"] = contrastive.embed_clips(m, list(g["clips"]))
+        out["contrastive.embed_texts"] = contrastive.embed_texts(m, x["texts"])
     return out
 
 

@@ -214,6 +214,8 @@ def _first_labels(mask_image, editor, hw: tuple[int, int]) -> tuple[np.ndarray, 
 
 # --------------------------------------------------------------------- handlers
 
+_VIDEOS = common.Memo(max_items=16)          # paths of drawn and encoded videos, by their content
+
 def _digest(a: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(a).tobytes(), digest_size=16).hexdigest() + str(a.shape)
 
@@ -254,17 +256,29 @@ def on_run(tab: Tab, path, mask, drawn, name, n, mine):
     pred_raw = tab.cached("raw tracks", key[:3] + key[4:], lambda: C.propagate(model, frames, first, "raw_lab"))
     stages.now("figures")
     truth = _truth_for(name, T, (H, W)) if source == "the example's mask" else None
-    colour_clip = _side_by_side([("grey input", _grey_rgb(frames)), ("learned", coloured),
-                                 ("raw grey pixels", coloured_raw), ("truth", frames)])
-    panels = [("learned features", _overlay(frames, pred)), ("raw pixels (Lab)", _overlay(frames, pred_raw))]
     j = None
     if truth is not None:
-        panels.append(("true masks", _overlay(frames, truth)))
         j = {"learned": C.jaccard_per_frame(pred, truth)[1:],
              "raw pixels (Lab)": C.jaccard_per_frame(pred_raw, truth)[1:]}
     fps = min(v.fps, 10.0)
-    colour_path = media.save_video(colour_clip, fps, name="colourized.mp4")
-    track_path = media.save_video(_side_by_side(panels), fps, name="tracked.mp4")
+    frames_id = common.digest(frames)
+
+    def colour_video():
+        clip = _side_by_side([("grey input", _grey_rgb(frames)), ("learned", coloured),
+                              ("raw grey pixels", coloured_raw), ("truth", frames)])
+        return media.save_video(clip, fps, name="colourized.mp4")
+
+    def track_video():
+        panels = [("learned features", _overlay(frames, pred)), ("raw pixels (Lab)", _overlay(frames, pred_raw))]
+        if truth is not None:
+            panels.append(("true masks", _overlay(frames, truth)))
+        return media.save_video(_side_by_side(panels), fps, name="tracked.mp4")
+    # each video is drawn and encoded once per exact content: the colouring does not depend on the mask,
+    # and the same click again (or the tab's opening answer) finds both ready
+    colour_path = common.kept_file(_VIDEOS, ("colour", frames_id, common.digest(coloured, coloured_raw), fps),
+                                   colour_video)
+    track_path = common.kept_file(_VIDEOS, ("track", frames_id, common.digest(pred, pred_raw),
+                                            None if truth is None else common.digest(truth), fps), track_video)
     fig = _scores_figure({"learned": acc[1:], "raw pixels (grey)": acc_raw[1:]}, j)
     stages.now("other")
     lines = [f"**Asked:** colour frames 2..{T} (seen in grey) by pointing into frame 1 (in colour). "

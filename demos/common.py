@@ -222,6 +222,36 @@ class Memo:
         with self._lock:
             self._items.clear()
 
+    def drop(self, key) -> None:
+        """Forget one key (its value is stale: a file it names has gone)."""
+        with self._lock:
+            self._items.pop(key, None)
+
+
+def kept_file(memo: Memo, key, make) -> str:
+    """make() -> the path of a file it wrote (a video under core.media's output folder), once per key while
+    the file is there: the same answer again is served without drawing or encoding it again. Each reuse
+    renews its folder's age, so the sweep of old outputs (core.media) leaves it alone."""
+    path = memo.get(key, make)
+    try:
+        os.utime(os.path.dirname(path))
+        if os.path.isfile(path):
+            return path
+    except OSError:
+        pass
+    memo.drop(key)                           # swept: make it again
+    return memo.get(key, make)
+
+
+def digest(*arrays) -> str:
+    """What arrays' contents are known by: a digest of their shapes, types and bytes (a cache key)."""
+    h = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(repr((a.shape, a.dtype.str)).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
 
 def _nbytes(value) -> int:
     if isinstance(value, np.ndarray):

@@ -11,6 +11,7 @@ import gradio as gr
 from PIL import Image, ImageDraw
 
 from core import common as core_common
+from core import stages
 from core import contrastive as C
 from demos import common, figures
 from demos.tab import Tab
@@ -209,8 +210,14 @@ def show_batch(tab: Tab, level, loss_name, temperature, negatives, seed, mine):
     negatives = common.number(negatives, "The number of negatives", 1, 15, integer=True)
     seed = common.number(seed, "The batch seed", 0, 10**6, integer=True)
     model, who = tab.model(mine)
+    stages.now("core")                  # the batch drawn and embedded, its losses at every temperature
     s = C.infer.sample_batch(model, shift, unrelated, batch=negatives + 1, seed=seed)
     B, K = s["about"].shape
+    temps = sorted({0.02, 0.05, 0.1, 0.2, 0.5, 1.0, temperature})
+    curves = C.infer.loss_curves(s["clip_emb"], s["bag_emb"], [temperature] + temps, range(1, B))
+    curves["temperature"] = {k: v[1:] for k, v in curves["temperature"].items()}
+    losses = C.batch_losses(s["clip_emb"], s["bag_emb"], temperature)
+    stages.now("figures")
     rows, labels, colours = [], [], []
     for i in range(B):
         rows.append(clip_strip(s["clips"][i]))
@@ -221,10 +228,8 @@ def show_batch(tab: Tab, level, loss_name, temperature, negatives, seed, mine):
         colours.append(RIGHT if right else (TRUTH if in_bag else WRONG))
     picture = labelled_rows(rows, labels, colours)
     fig = matrix_figure(s, loss, temperature)
-    temps = sorted({0.02, 0.05, 0.1, 0.2, 0.5, 1.0, temperature})
-    curves = C.infer.loss_curves(s["clip_emb"], s["bag_emb"], [temperature] + temps, range(1, B))
-    curves["temperature"] = {k: v[1:] for k, v in curves["temperature"].items()}
-    losses = C.batch_losses(s["clip_emb"], s["bag_emb"], temperature)
+    curves_plot = curves_figure(curves, temperature, B - 1)
+    stages.now("other")
     right = int((s["about"][:, 0] == s["events"]).sum())
     bag_right = int(sum((s["about"][i] == s["events"][i]).any() for i in range(B)))
     p = losses["softmax_row0"]
@@ -237,7 +242,7 @@ def show_batch(tab: Tab, level, loss_name, temperature, negatives, seed, mine):
             f"{B} narrations gives its own {p[0]:.0%} (uniform: {1 / B:.0%}): a small $\\tau$ sharpens it onto "
             "the most similar narrations, which makes the hardest negatives count most; more negatives make "
             "the task harder and the loss's floor higher (log B at chance).")
-    return picture, fig, curves_figure(curves, temperature, B - 1), text
+    return picture, fig, curves_plot, text
 
 
 def _gallery(tab: Tab) -> dict:

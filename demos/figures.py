@@ -228,19 +228,28 @@ def caption(image: np.ndarray, text: str, colour=WHITE, below: bool = False, siz
     """
     if isinstance(colour, str):
         colour = on_dark(colour)
-    f = font(size or caption_size(image.shape[0]))
+    size = size or caption_size(image.shape[0])
+    if below:
+        return np.concatenate([image, _caption_bar(text, image.shape[1], tuple(colour), size)], axis=0)
+    f = font(size)
     width = f.getbbox(text)[2]
     height = f.getbbox("Ag")[3]                 # one line's height whatever the letters: captions line up
-    if below:
-        bar = Image.new("RGB", (image.shape[1], height + 2), (0, 0, 0))
-        ImageDraw.Draw(bar).text((3, 1), text, fill=colour, font=f)
-        return np.concatenate([image, np.asarray(bar)], axis=0)
     im = Image.fromarray(image)
     d = ImageDraw.Draw(im)
     h = im.size[1]
     d.rectangle([0, h - height - 6, width + 8, h], fill=(0, 0, 0))
     d.text((4, h - height - 3), text, fill=colour, font=f)
     return np.asarray(im)
+
+
+@functools.lru_cache(maxsize=64)         # a clip's every frame carries the same bar: draw it once
+def _caption_bar(text: str, width: int, colour: tuple, size: int) -> np.ndarray:
+    f = font(size)
+    bar = Image.new("RGB", (width, f.getbbox("Ag")[3] + 2), (0, 0, 0))
+    ImageDraw.Draw(bar).text((3, 1), text, fill=colour, font=f)
+    out = np.asarray(bar)
+    out.flags.writeable = False             # shared between calls: read only
+    return out
 
 
 # --------------------------------------------------------------------- frames side by side

@@ -10,6 +10,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from core import colorization as C
+from core.colorization import infer
 from core import common, synthetic
 
 torch.set_num_threads(1)
@@ -324,6 +325,7 @@ def test_colorize_and_propagate_equals_the_two_calls_it_replaces():
     first[22:30, 2:12] = 3
     coloured, acc, conf = C.colorize_video(m, frames, "learned")
     labels = C.propagate(m, frames, first, "learned")
+    infer.clear_cache()                                               # the shared pass itself, not a lookup
     c2, a2, f2, l2 = C.colorize_and_propagate(m, frames, first)
     assert np.abs(c2.astype(int) - coloured.astype(int)).max() <= 1
     assert np.allclose(a2, acc, atol=1e-6) and np.allclose(f2, conf, atol=1e-5)
@@ -331,3 +333,138 @@ def test_colorize_and_propagate_equals_the_two_calls_it_replaces():
     frames2 = frames.copy()
     frames2[3:] = 255 - frames2[3:]                                   # a different clip: a different answer
     assert not np.array_equal(C.colorize_and_propagate(m, frames2, first)[0], c2)
+
+
+# --------------------------------------------------------------------- remembered plans and colourings
+
+def _small_model(seed=0):
+    torch.manual_seed(seed)
+    m = C.build_model(C.Config(width=8, dim=8)).eval()
+    m.centres.copy_(C.kmeans(torch.randn(300, 2) * 40, 16))
+    return m
+
+
+def _clip(seed=0, t=6):
+    rng = np.random.default_rng(seed)
+    frames = (rng.random((t, 32, 40, 3)) * 255).astype(np.uint8)
+    first = np.zeros((32, 40), np.int64)
+    first[8:20, 10:24] = 1
+    first[22:30, 2:12] = 3
+    return frames, first
+
+
+def _same(a, b) -> bool:
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_a_remembered_click_gives_what_a_fresh_one_gives():
+    """The second click on a clip is served from the remembered colouring and plan: same answer, bit for bit;
+    a new mask on that clip (the plan reused) gives what a fresh propagation gives."""
+    m = _small_model()
+    frames, first = _clip()
+    infer.clear_cache()
+    fresh = C.colorize_and_propagate(m, frames, first)
+    again = C.colorize_and_propagate(m, frames, first)
+    assert _same(fresh, again)
+    other = np.zeros_like(first)
+    other[2:12, 25:38] = 2
+    reused = C.propagate(m, frames, other)                            # the plan of the click above
+    infer.clear_cache()
+    assert np.array_equal(reused, C.propagate(m, frames, other))
+    for features in ("raw_lab", "raw_grey"):
+        once = C.propagate(m, frames, first, features)
+        assert np.array_equal(once, C.propagate(m, frames, first, features))
+    again[0][:] = 0                                                   # a caller writing into its answer ...
+    assert _same(fresh, C.colorize_and_propagate(m, frames, first))   # ... leaves the remembered one alone
+
+
+def test_the_plan_is_the_labels_independent_half_of_propagate_cells():
+    torch.manual_seed(1)
+    feats = torch.randn(5, 4, 6, 7)
+    p0 = torch.rand(3, 6, 7).softmax(0)
+    plan = infer.propagation_plan(feats, "dot", 0.5, 4, 2, 2)
+    assert plan["weights"].shape == (5, 42, 4) and plan["grid"] == (6, 7)
+    assert torch.allclose(plan["weights"][1:].sum(-1), torch.ones(4, 42))
+    assert (plan["source"][1:] < torch.arange(1, 5)[:, None, None] * 42).all()   # only earlier frames
+    assert torch.equal(infer.carry_labels(plan, p0), C.propagate_cells(feats, p0, "dot", 0.5, 4, 2, 2))
+    assert torch.equal(infer.carry_labels(plan, p0)[0], p0)
+
+
+def test_the_cache_key_follows_the_clip_the_weights_and_the_settings():
+    m = _small_model()
+    frames, first = _clip()
+    infer.clear_cache()
+    base = C.colorize_and_propagate(m, frames, first)
+    changed = frames.copy()
+    changed[2, 5, 5] ^= 1                                             # one value of one pixel
+    assert infer._frames_key(changed) != infer._frames_key(frames)
+    assert infer._frames_key(frames[:5]) != infer._frames_key(frames)
+    infer.clear_cache()
+    assert _same(C.colorize_and_propagate(m, changed, first), C.colorize_and_propagate(m, changed, first))
+    # the same model object with new weights (trained or loaded in place) is not served the old answer
+    state = infer._model_state(m)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(-1.5)
+    assert infer._model_state(m) != state
+    after = C.colorize_and_propagate(m, frames, first)
+    infer.clear_cache()
+    assert _same(after, C.colorize_and_propagate(m, frames, first))
+    assert not np.array_equal(after[0], base[0])
+    # other settings on a copy of the model: another key
+    m2 = _small_model()
+    m2.config = dataclasses.replace(m2.config, topk=3)
+    assert infer._plan_key(m2, "learned", frames) != infer._plan_key(_small_model(), "learned", frames)
+
+
+def test_the_cache_stays_within_its_bounds(monkeypatch):
+    m = _small_model()
+    infer.clear_cache()
+    for seed in range(infer._CACHE_SIZE + 4):
+        frames, first = _clip(seed, t=3)
+        C.propagate(m, frames, first)
+    assert len(infer._CACHE) == infer._CACHE_SIZE
+    monkeypatch.setattr(infer, "_CACHE_MB", 0.01)                     # smaller than one clip's plan
+    C.propagate(m, *_clip(99, t=3))
+    assert len(infer._CACHE) == 1                                     # the newest alone
+    with pytest.raises(ValueError, match="reference_index"):
+        C.colorize_video(m, _clip(0, t=3)[0], "learned", reference_index=3)
+
+
+def test_tab_serves_a_repeated_click_from_its_remembered_videos(tab):
+    """The same clip and mask again: the same video files, not drawn and encoded again; a swept file is made
+    again; a different mask on the same clip keeps the colour video and makes a new tracking video."""
+    fns, D = tab
+    video, mask = _example(D, "sprites_b")
+    first = fns["colorization_track"](video, mask, None, "sprites_b", 8, None)
+    again = fns["colorization_track"](video, mask, None, "sprites_b", 8, None)
+    assert again[1] == first[1] and again[2] == first[2] and again[0].split("<span")[0] == first[0].split("<span")[0]
+    os.remove(first[2])                                           # swept by core.media's cleanup
+    remade = fns["colorization_track"](video, mask, None, "sprites_b", 8, None)
+    assert os.path.isfile(remade[2]) and remade[2] != first[2] and remade[1] == first[1]
+    other = mask.copy()
+    other[:, : other.shape[1] // 2] = 0                           # only the objects of the right half
+    moved = fns["colorization_track"](video, other, None, "sprites_b", 8, None)
+    assert moved[1] == first[1] and moved[2] != remade[2]
+    assert not np.array_equal(moved[4]["pred"], first[4]["pred"])
+
+
+def test_two_callers_of_one_clip_at_once_compute_it_once():
+    """A click that arrives while the tab's opening answer computes the same clip waits for that answer."""
+    import threading
+    import time
+    infer.clear_cache()
+    owner, calls, out = infer._Colour(), [], []
+
+    def make():
+        calls.append(1)
+        time.sleep(0.3)
+        return np.arange(3)
+    threads = [threading.Thread(target=lambda: out.append(infer._remembered(owner, "t", None, make, key="k")))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(out) == 3 and all(o is out[0] for o in out)
+    assert not infer._MAKING

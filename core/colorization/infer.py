@@ -15,6 +15,7 @@ distance at `raw_temperature`.
 from __future__ import annotations
 
 import hashlib
+import threading
 import weakref
 
 import numpy as np
@@ -42,25 +43,92 @@ def _work_size(h: int, w: int, side: int) -> tuple[int, int]:
             max(2 * STRIDE, int(round(w * s / STRIDE)) * STRIDE))
 
 
-_EMBED_CACHE: list = []        # [(weakref to model, key, features)]: a click colours AND tracks one clip
-_EMBED_CACHE_SIZE = 6
+_CACHE: list = []             # [(weakref to owner, key, value)], newest first
+_CACHE_LOCK = threading.Lock()
+_MAKING: dict = {}            # (owner id, key) -> the lock of the one call making that value now
+_CACHE_SIZE = 16              # a clip's embeddings, Lab cells, colourings and propagation plans: two clips' worth
+_CACHE_MB = 256               # and never more than this many megabytes of tensors and arrays
 
 
 def _clip_key(rgb: torch.Tensor) -> tuple:
     return tuple(rgb.shape), hashlib.blake2b(rgb.detach().cpu().numpy().tobytes(), digest_size=16).digest()
 
 
-def _remembered(owner, kind: str, rgb: torch.Tensor, make):
-    """make(), remembered for the last few (owner object, kind, exact input): colourizing, tracking and
-    their baselines on one clip compute its embeddings and its Lab cells once."""
-    key = (kind, _clip_key(rgb))
-    for ref, k, value in _EMBED_CACHE:
-        if ref() is owner and k == key:
-            return value
-    value = make()
-    _EMBED_CACHE.insert(0, (weakref.ref(owner), key, value))
-    del _EMBED_CACHE[_EMBED_CACHE_SIZE:]
+def _frames_key(a: np.ndarray) -> tuple:
+    """What a clip of uint8 frames is known by: its shape and a digest of its bytes (4x fewer than the floats')."""
+    return a.shape, hashlib.blake2b(np.ascontiguousarray(a).tobytes(), digest_size=16).digest()
+
+
+def _model_state(owner) -> tuple:
+    """The in-place edit counters of a model's weights and buffers: training or load_state_dict on the same
+    object changes them, so nothing remembered from the old weights is served for the new ones."""
+    if not isinstance(owner, torch.nn.Module):
+        return ()
+    # a model made under inference_mode holds inference tensors, which keep no counter (nor train in place)
+    return tuple(-1 if t.is_inference() else t._version for t in (*owner.parameters(), *owner.buffers()))
+
+
+def _nbytes(value) -> int:
+    if isinstance(value, torch.Tensor):
+        return value.element_size() * value.nelement()
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, dict):
+        return sum(_nbytes(v) for v in value.values())
+    if isinstance(value, (tuple, list)):
+        return sum(_nbytes(v) for v in value)
+    return 0
+
+
+def _lookup(owner, key):
+    with _CACHE_LOCK:
+        for n, (ref, k, value) in enumerate(_CACHE):
+            if ref() is owner and k == key:
+                _CACHE.insert(0, _CACHE.pop(n))            # most recently used first
+                return True, value
+    return False, None
+
+
+def _remember(owner, key, value) -> None:
+    with _CACHE_LOCK:
+        _CACHE[:] = [e for e in _CACHE if not (e[0]() is owner and e[1] == key) and e[0]() is not None]
+        _CACHE.insert(0, (weakref.ref(owner), key, value))
+        total = 0
+        for n, (_, _, v) in enumerate(_CACHE):
+            total += _nbytes(v)
+            if n >= _CACHE_SIZE or (n > 0 and total > _CACHE_MB * 2**20):     # the newest always stays
+                del _CACHE[n:]
+                break
+
+
+def _remembered(owner, kind, rgb, make, key=None):
+    """make(), remembered for the last few (owner object and its weights, kind, exact input): colourizing,
+    tracking and their baselines on one clip compute its embeddings, Lab cells, pointer plans once.
+    key: what the input is known by (default: the digest of the tensor `rgb`)."""
+    full = (kind, _model_state(owner), _clip_key(rgb) if key is None else key)
+    found, value = _lookup(owner, full)
+    if found:
+        return value
+    # a click on the clip the tab's opening answer is still computing waits for it instead of computing it
+    # again beside it (two copies of the same work on two cores take as long as one after the other)
+    with _CACHE_LOCK:
+        making = _MAKING.setdefault((id(owner), full), threading.Lock())
+    try:
+        with making:
+            found, value = _lookup(owner, full)
+            if not found:
+                value = make()
+                _remember(owner, full, value)
+    finally:
+        with _CACHE_LOCK:
+            _MAKING.pop((id(owner), full), None)
     return value
+
+
+def clear_cache() -> None:
+    """Forget every remembered embedding, colouring and plan (tests; a caller that measures a cold click)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
 
 
 @torch.inference_mode()
@@ -198,10 +266,30 @@ def colorize_video(model: ColorizationNet, frames, features: str = "learned",
     accuracy (T,): share of cells whose pointed colour cluster is the true
     one, confidence (T,): mean probability of the chosen cluster).
     """
-    job = _ColourJob(model, frames, features, reference_index)
-    for t in range(job.T):
-        job.add(t, _logits(job.f[t].reshape(job.D, -1), job.f_ref, job.metric, 1.0))
-    return job.finish()
+    _check_model(model)
+    a = common.check_frames(frames, "frames")
+    if features not in ("learned", "raw_grey"):
+        raise ValueError("colorize features must be 'learned' or 'raw_grey' (the targets have no colour)")
+    if not -len(a) <= reference_index < len(a):
+        raise ValueError(f"reference_index {reference_index} is outside the clip's {len(a)} frames")
+
+    def run():
+        job = _ColourJob(model, a, features, reference_index)
+        for t in range(job.T):
+            job.add(t, _logits(job.f[t].reshape(job.D, -1), job.f_ref, job.metric, 1.0))
+        return job.finish()
+    return _copies(_remembered(model, "colour", None, run, _colour_key(model, features, reference_index, a)))
+
+
+def _colour_key(model, features: str, reference_index: int, a: np.ndarray) -> tuple:
+    cfg = model.config
+    return ("colour", features, int(reference_index) % max(1, len(a)), cfg.infer_side, cfg.test_normalize,
+            _temperature(model, features), _frames_key(a))
+
+
+def _copies(result: tuple) -> tuple:
+    """A remembered answer handed out as copies: a caller may write into its arrays."""
+    return tuple(x.copy() if isinstance(x, np.ndarray) else x for x in result)
 
 
 class _ColourJob:
@@ -219,7 +307,7 @@ class _ColourJob:
         hw = _work_size(H, W, model.config.infer_side)
         self.rgb = common.frames_to_tensor(a, hw)
         f, self.metric = _features(model, self.rgb, features)
-        self.f = f.cpu()
+        self.f_dev, self.f = f, f.cpu()
         self.D, self.h, self.w = self.f.shape[1:]
         ab = _lab_cells(self.rgb)[:, 1:]                                        # (T, 2, h, w)
         self.clusters = quantize(ab.permute(0, 2, 3, 1), model.centres.cpu()).reshape(T, -1)   # (T, N)
@@ -257,13 +345,21 @@ def colorize_and_propagate(model: ColorizationNet, frames, first_labels) -> tupl
     copies through its softmax, the mask through its best `topk` entries. Returns
     (coloured, accuracy, confidence, labels), equal to the two calls' outputs.
     """
-    job = _ColourJob(model, frames, "learned", 0)
-    if job.metric != "dot":
-        raise ValueError("the shared pointer needs the learned features' inner product")
-    job.add(0, _logits(job.f[0].reshape(job.D, -1), job.f_ref, "dot", 1.0))
-    labels = propagate(model, frames, first_labels, "learned", visit=lambda t, s0: job.add(t, s0.cpu()))
-    coloured, acc, conf = job.finish()
-    return coloured, acc, conf, labels
+    _check_model(model)
+    a = common.check_frames(frames, "frames")
+    _check_labels(first_labels, a.shape[1:3])
+
+    def run():
+        job = _ColourJob(model, a, "learned", 0)
+        cfg = model.config
+        job.add(0, _logits(job.f[0].reshape(job.D, -1), job.f_ref, "dot", 1.0))
+        plan = propagation_plan(job.f_dev, job.metric, job.temp, cfg.topk, cfg.n_recent, cfg.radius,
+                                visit=lambda t, s0: job.add(t, s0.cpu()))
+        _remember(model, ("plan", _model_state(model), _plan_key(model, "learned", a)), plan)
+        return job.finish()
+    # the colouring and the plan depend on the clip and the model alone: a new mask only carries its labels
+    coloured, acc, conf = _copies(_remembered(model, "colour", None, run, _colour_key(model, "learned", 0, a)))
+    return coloured, acc, conf, propagate(model, a, first_labels, "learned")
 
 
 @torch.inference_mode()
@@ -359,23 +455,25 @@ def _window_index(h: int, w: int, radius: int, device) -> tuple[torch.Tensor, to
 
 
 @torch.inference_mode()
-def propagate_cells(feats: torch.Tensor, p0: torch.Tensor, metric: str = "dot", temperature: float = 0.5,
-                    topk: int = 10, n_recent: int = 3, radius: int | None = 6, visit=None) -> torch.Tensor:
-    """Label propagation on the feature grid: the pointer carries soft labels from frame to frame.
+def propagation_plan(feats: torch.Tensor, metric: str = "dot", temperature: float = 0.5, topk: int = 10,
+                     n_recent: int = 3, radius: int | None = 6, visit=None) -> dict:
+    """The half of label propagation that does not depend on the labels: whom each cell copies from.
 
-    feats (T, D, h, w) features of every frame; p0 (C, h, w) the first
-    frame's label probabilities. Frame t points into frame 0 (searched
-    everywhere) and frames t-n_recent..t-1 (searched within `radius` cells;
-    None = everywhere) and keeps, per target cell, its `topk` best
-    reference cells: p_t(j) = sum_{i in topk(j)} softmax_i(s_ij / tau) p_ref(i),
-    with s_ij = f_i . f_j (metric "dot") or -|f_i - f_j|^2 ("l2").
-    Returns (T, C, h, w); entry 0 is p0. visit(t, s): called with each frame's (N, N) similarities
-    to frame 0 (read only), for a caller that needs that pointer too (colorize_and_propagate).
+    feats (T, D, h, w) features of every frame. Frame t points into frame 0
+    (searched everywhere) and frames t-n_recent..t-1 (searched within
+    `radius` cells; None = everywhere) and keeps, per target cell, its `topk`
+    best reference cells i with weights softmax_i(s_ij / tau), s_ij = f_i . f_j
+    (metric "dot") or -|f_i - f_j|^2 ("l2"). Which cells and how much depend on
+    the features alone, so one plan carries any first-frame labels (carry_labels).
+    Returns {"weights": (T, N, k) float, "source": (T, N, k) int64 index into the
+    clip's T*N cells (frame r, cell i -> r*N + i), "grid": (h, w)}; row 0 is unused.
+    visit(t, s): called with each frame's (N, N) similarities to frame 0 (read
+    only), for a caller that needs that pointer too (colorize_and_propagate).
     """
     if metric not in ("dot", "l2"):
         raise ValueError(f"metric must be 'dot' or 'l2', got {metric!r}")
     T, D, h, w = feats.shape
-    C, N = p0.shape[0], h * w
+    N = h * w
     dev = feats.device
     keys = feats.reshape(T, D, N).float()                                   # (T, D, N)
     queries = keys.permute(0, 2, 1).contiguous()                            # (T, N, D): contiguous for BLAS
@@ -388,8 +486,8 @@ def propagate_cells(feats: torch.Tensor, p0: torch.Tensor, metric: str = "dot", 
         return s_.mul_(2).sub_(sq[r]) if l2 else s_
 
     k = min(topk, N)
-    probs = torch.empty(T, N, C, device=dev)
-    probs[0] = p0.reshape(C, N).T.float()
+    weights = torch.zeros(T, N, k, device=dev)
+    source = torch.zeros(T, N, k, dtype=torch.long, device=dev)
     if radius is not None:
         win, ok = _window_index(h, w, radius, dev)                          # (N, K2)
     for t in range(1, T):
@@ -398,7 +496,7 @@ def propagate_cells(feats: torch.Tensor, p0: torch.Tensor, metric: str = "dot", 
         if visit is not None:
             visit(t, s0)
         v0, i0 = s0.topk(k, dim=1)                                          # (N, k)
-        vals, cands = [v0], [probs[0][i0]]                                  # (N, k), (N, k, C)
+        vals, cells = [v0], [i0]
         for r in range(max(1, t - n_recent), t):
             s_ = sim(t, r)
             if radius is None:
@@ -407,11 +505,48 @@ def propagate_cells(feats: torch.Tensor, p0: torch.Tensor, metric: str = "dot", 
                 v, j = s_.gather(1, win).masked_fill_(~ok, float("-inf")).topk(min(k, win.shape[1]), dim=1)
                 i = win.gather(1, j)                                        # (N, k) cells of frame r
             vals.append(v)
-            cands.append(probs[r][i])                                       # (N, k, C)
-        val, idx = torch.cat(vals, dim=1).topk(min(k, sum(v.shape[1] for v in vals)), dim=1)
-        picked = torch.cat(cands, dim=1).gather(1, idx.unsqueeze(-1).expand(-1, -1, C))   # (N, k, C)
-        probs[t] = ((val / temperature).softmax(dim=1).unsqueeze(-1) * picked).sum(1)
-    return probs.permute(0, 2, 1).reshape(T, C, h, w)
+            cells.append(i + r * N)
+        val, idx = torch.cat(vals, dim=1).topk(k, dim=1)     # frame 0 alone offers k, so k are always there
+        weights[t] = (val / temperature).softmax(dim=1)
+        source[t] = torch.cat(cells, dim=1).gather(1, idx)
+    return {"weights": weights, "source": source, "grid": (h, w)}
+
+
+def carry_labels(plan: dict, p0: torch.Tensor) -> torch.Tensor:
+    """First-frame label probabilities p0 (C, h, w) carried through the clip by a propagation plan, frame
+    after frame (each frame copies from the soft labels just carried into the frames before it): (T, C, h, w)."""
+    wts, src = plan["weights"], plan["source"]
+    T, N, _ = wts.shape
+    h, w = plan["grid"]
+    C = p0.shape[0]
+    probs = torch.empty(T * N, C, device=wts.device)
+    probs[:N] = p0.reshape(C, N).T.float()
+    for t in range(1, T):
+        probs[t * N:(t + 1) * N] = (wts[t].unsqueeze(-1) * probs[src[t]]).sum(1)
+    return probs.reshape(T, N, C).permute(0, 2, 1).reshape(T, C, h, w)
+
+
+@torch.inference_mode()
+def propagate_cells(feats: torch.Tensor, p0: torch.Tensor, metric: str = "dot", temperature: float = 0.5,
+                    topk: int = 10, n_recent: int = 3, radius: int | None = 6, visit=None) -> torch.Tensor:
+    """Label propagation on the feature grid: the pointer carries soft labels from frame to frame.
+
+    feats (T, D, h, w) features of every frame; p0 (C, h, w) the first
+    frame's label probabilities. Frame t points into frame 0 (searched
+    everywhere) and frames t-n_recent..t-1 (searched within `radius` cells;
+    None = everywhere) and keeps, per target cell, its `topk` best
+    reference cells: p_t(j) = sum_{i in topk(j)} softmax_i(s_ij / tau) p_ref(i),
+    with s_ij = f_i . f_j (metric "dot") or -|f_i - f_j|^2 ("l2").
+    Returns (T, C, h, w); entry 0 is p0. visit: see propagation_plan.
+    """
+    plan = propagation_plan(feats, metric, temperature, topk, n_recent, radius, visit)
+    return carry_labels(plan, p0.to(feats.device))
+
+
+def _plan_key(model, features: str, a: np.ndarray) -> tuple:
+    cfg = model.config
+    return ("plan", features, cfg.infer_side, cfg.topk, cfg.n_recent, cfg.radius, cfg.test_normalize,
+            _temperature(model, features), _frames_key(a))
 
 
 @torch.inference_mode()
@@ -438,13 +573,20 @@ def propagate(model: ColorizationNet, frames, first_labels, features: str = "lea
     compact = np.searchsorted(ids, lab0)
     n_cls = len(ids)
     hw = _work_size(H, W, cfg.infer_side)
-    rgb = common.frames_to_tensor(a, hw)
-    feats, metric = _features(model, rgb, features)                        # (T, D, h, w)
-    h, w = feats.shape[-2:]
+    if features not in ("learned", "raw_lab", "raw_grey"):
+        raise ValueError(f"features must be 'learned', 'raw_lab' or 'raw_grey', got {features!r}")
+
+    def plan():
+        feats, metric = _features(model, common.frames_to_tensor(a, hw), features)      # (T, D, h, w)
+        return propagation_plan(feats, metric, _temperature(model, features), cfg.topk, cfg.n_recent,
+                                cfg.radius, visit)
+    # whom each cell copies from depends on the clip and the model, not on the mask: a new mask, or the
+    # same click again, only carries its labels (a visit needs the similarities, so it plans afresh)
+    got = plan() if visit is not None else _remembered(model, "plan", None, plan, _plan_key(model, features, a))
+    h, w = got["grid"]
     onehot = F.one_hot(torch.from_numpy(compact), n_cls).permute(2, 0, 1).float()[None]   # (1, C, H, W)
     p0 = F.adaptive_avg_pool2d(F.interpolate(onehot, size=hw, mode="area"), (h, w))[0]  # (C, h, w)
-    probs = propagate_cells(feats, p0.to(feats.device), metric, _temperature(model, features),
-                            cfg.topk, cfg.n_recent, cfg.radius, visit)          # (T, C, h, w)
+    probs = carry_labels(got, p0.to(got["weights"].device))                           # (T, C, h, w)
     P = probs.cpu()
     P = F.interpolate(P, size=(H, W), mode="bilinear", align_corners=False)    # (T, C, H, W)
     out = ids[P.argmax(1).numpy()].astype(np.int64)
