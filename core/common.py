@@ -38,6 +38,19 @@ Progress = Callable[[int, int, dict], None]
 
 # --------------------------------------------------------------------- reproducibility
 
+def nbytes(value) -> int:
+    """Bytes held by the tensors and arrays in `value` (nested tuples, lists and dicts; anything else 0)."""
+    if isinstance(value, torch.Tensor):
+        return value.element_size() * value.nelement()
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, dict):
+        return sum(nbytes(v) for v in value.values())
+    if isinstance(value, (tuple, list)):
+        return sum(nbytes(v) for v in value)
+    return 0
+
+
 def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)

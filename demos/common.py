@@ -216,7 +216,7 @@ class Memo:
             return value
 
     def _size(self) -> int:
-        return sum(_nbytes(v) for v in self._items.values())
+        return sum(core_common.nbytes(v) for v in self._items.values())
 
     def clear(self) -> None:
         with self._lock:
@@ -251,16 +251,6 @@ def digest(*arrays) -> str:
         h.update(repr((a.shape, a.dtype.str)).encode())
         h.update(a.tobytes())
     return h.hexdigest()
-
-
-def _nbytes(value) -> int:
-    if isinstance(value, np.ndarray):
-        return value.nbytes
-    if isinstance(value, (tuple, list)):
-        return sum(_nbytes(v) for v in value)
-    if isinstance(value, dict):
-        return sum(_nbytes(v) for v in value.values())
-    return 0
 
 
 _CLIPS = Memo(max_items=8, max_mb=300)    # decoded clips: ~35 MB for 10 s at 320x240, 15 fps

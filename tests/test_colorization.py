@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from core import colorization as C
-from core.colorization import infer
+from core.colorization import infer, memo
 from core import common, synthetic
 
 torch.set_num_threads(1)
@@ -420,13 +420,13 @@ def test_the_cache_key_follows_the_clip_the_weights_and_the_settings():
 def test_the_cache_stays_within_its_bounds(monkeypatch):
     m = _small_model()
     infer.clear_cache()
-    for seed in range(infer._CACHE_SIZE + 4):
+    for seed in range(memo._CACHE_SIZE + 4):
         frames, first = _clip(seed, t=3)
         C.propagate(m, frames, first)
-    assert len(infer._CACHE) == infer._CACHE_SIZE
-    monkeypatch.setattr(infer, "_CACHE_MB", 0.01)                     # smaller than one clip's plan
+    assert len(memo._CACHE) == memo._CACHE_SIZE
+    monkeypatch.setattr(memo, "_CACHE_MB", 0.01)                     # smaller than one clip's plan
     C.propagate(m, *_clip(99, t=3))
-    assert len(infer._CACHE) == 1                                     # the newest alone
+    assert len(memo._CACHE) == 1                                     # the newest alone
     with pytest.raises(ValueError, match="reference_index"):
         C.colorize_video(m, _clip(0, t=3)[0], "learned", reference_index=3)
 
@@ -460,11 +460,11 @@ def test_two_callers_of_one_clip_at_once_compute_it_once():
         calls.append(1)
         time.sleep(0.3)
         return np.arange(3)
-    threads = [threading.Thread(target=lambda: out.append(infer._remembered(owner, "t", None, make, key="k")))
+    threads = [threading.Thread(target=lambda: out.append(memo._remembered(owner, "t", None, make, key="k")))
                for _ in range(3)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert len(calls) == 1 and len(out) == 3 and all(o is out[0] for o in out)
-    assert not infer._MAKING
+    assert not memo._MAKING
