@@ -105,6 +105,17 @@ def colour_scores(model, clip_names=None, gap: int = COLOUR_GAP, every: int = 8,
     return {k: v / max(total, 1) for k, v in hits.items()}
 
 
+def real_footage_scores(model) -> dict:
+    """Colour-cluster accuracy on the REAL_CLIPS held out in colour (whole packages no training read), with
+    the raw-grey and copy baselines; {} when they were not fetched."""
+    clips = sources.colour_clips("held_out")
+    if not clips:
+        return {}
+    real = colour_scores(model, clips=clips, every=16)
+    return {"heldout_real_colour_acc": real["learned"], "heldout_real_colour_acc_raw_pixels": real["raw_grey"],
+            "heldout_real_colour_acc_copy_same_place": real["copy"]}
+
+
 def evaluate(model: ColorizationNet, device="cpu") -> dict:
     """Held-out tracking J (sprite videos alike in grey and colour; and alike in grey only) and colour
     accuracy (held-out real clips), model and baselines."""
@@ -113,7 +124,6 @@ def evaluate(model: ColorizationNet, device="cpu") -> dict:
     tr = tracking_scores(model, video=ALIKE_VIDEO)
     tc = tracking_scores(model, video=HARD_VIDEO)
     co = colour_scores(model)
-    real = colour_scores(model, clips=sources.colour_clips("held_out"), every=16)
     return {
         "track_J": tr["learned"],
         "track_J_raw_lab": tr["raw_lab"],
@@ -126,8 +136,7 @@ def evaluate(model: ColorizationNet, device="cpu") -> dict:
         "colour_acc": co["learned"],
         "colour_acc_raw_pixels": co["raw_grey"],
         "colour_acc_copy_same_place": co["copy"],
-        **({"heldout_real_colour_acc": real["learned"], "heldout_real_colour_acc_raw_pixels": real["raw_grey"],
-            "heldout_real_colour_acc_copy_same_place": real["copy"]} if any(real.values()) else {}),
+        **real_footage_scores(model),
         "eval_seconds": round(time.time() - t0, 1),
     }
 
@@ -153,7 +162,7 @@ def data_card(config: Config) -> dict:
                                           f"distinct in colour)"),
             "colourization": (f"bundled clips {sources.clip_names('held_out')}: reference frame t, target "
                               f"t+{COLOUR_GAP}, every 8th t, pairs across shot cuts skipped"),
-            "colourization_real": ("the REAL_CLIPS held out in colour (every 16th t): "
-                                   + "; ".join(sources.card_entries(sorted(sources.colour_clips("held_out"))))),
+            **({"colourization_real": "the REAL_CLIPS held out in colour (every 16th t): " + "; ".join(
+                sources.card_entries(sorted(real)))} if (real := sources.colour_clips("held_out")) else {}),
         },
     }
