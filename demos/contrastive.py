@@ -390,7 +390,8 @@ def build(device="cpu") -> None:
     tab.arrive(retrieve, (EXAMPLE_QUERIES[0], None), [found, found_txt], name="found_arrival")
 
     gr.Markdown("#### 3. The lecture's point, measured: retrieval as the narration drifts out of step")
-    gr.Plot(sweep_figure(metrics), label="held-out R@1 and R@5 against misalignment", elem_id="contrastive-sweep")
+    tab.later(gr.Plot(label="held-out R@1 and R@5 against misalignment", elem_id="contrastive-sweep"),
+              lambda: sweep_figure(metrics), "sweep_arrival")
     gr.Markdown(_sweep_words(metrics))
     with gr.Accordion("The model card", open=False):
         gr.Markdown(common.card_markdown(METHOD, rows=CARD_ROWS))

@@ -6,13 +6,15 @@ nothing here computes what is drawn, the core modules do.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
-import matplotlib
 import numpy as np
-from matplotlib.figure import Figure  # no pyplot: no global figure state shared by users
 from PIL import Image, ImageDraw, ImageFont
 
 from core import media
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 WHITE = (255, 255, 255)
 GAP = 6                     # white pixels between frames laid side by side
@@ -35,8 +37,21 @@ LEGEND = ("**blue**: the truth · **green**: the model's answer, right · **red*
           "**grey, dashed**: the baseline, always listed after the model")
 
 SMALL = 10                  # the smallest font in a plot, in points (at 100 dpi: 14 px, 12 px shown at 86%)
-matplotlib.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "xtick.labelsize": SMALL,
-                            "ytick.labelsize": SMALL, "legend.fontsize": SMALL, "figure.titlesize": 12})
+
+
+@functools.cache
+def _figure_class():
+    """matplotlib's Figure (no pyplot: no global figure state shared by users), imported on the first plot.
+
+    Importing matplotlib takes ~0.4 s, which the server's start need not wait for: no plot is drawn
+    before the page is served (Tab.later).
+    """
+    import matplotlib
+    from matplotlib.figure import Figure
+    matplotlib.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11,
+                                "xtick.labelsize": SMALL, "ytick.labelsize": SMALL, "legend.fontsize": SMALL,
+                                "figure.titlesize": 12})
+    return Figure
 
 
 def verdict_colour(right: bool | None, near: bool = False) -> str:
@@ -115,7 +130,7 @@ def cached_plot(fn):
 
 
 def new_figure(w: float = 5.0, h: float = 3.0) -> Figure:
-    return Figure(figsize=(w, h), dpi=100, layout="constrained")
+    return _figure_class()(figsize=(w, h), dpi=100, layout="constrained")
 
 
 def curve_figure(history: dict, keys=("loss", "acc"), title: str = "training", chance: float | None = None) -> Figure:

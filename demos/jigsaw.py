@@ -243,7 +243,8 @@ def build(device="cpu") -> None:
         gr.Markdown(f"Of the 9! = 362,880 permutations the network learns {n}. Chosen at random, some "
                     "pairs differ in only two or three tiles and are nearly the same puzzle; Algorithm 1 "
                     "spreads them out, which the paper found makes the task harder and the features better.")
-        gr.Plot(hamming_figure(perms), elem_id="jigsaw-hamming", elem_classes="ssl-plot", show_label=False)
+        tab.later(gr.Plot(elem_id="jigsaw-hamming", elem_classes="ssl-plot", show_label=False),
+                  lambda: hamming_figure(perms), "hamming_arrival")
 
     with gr.Accordion("What it learned: features that transfer", open=False):
         gr.Markdown("The trunk is what self-supervision is *for*: freeze it, and fit only a linear classifier "
@@ -253,9 +254,10 @@ def build(device="cpu") -> None:
                     "puzzles on photos it never saw, but its features are only a little better than random "
                     "ones for these probes, and a solver that just matches pixels across tile borders "
                     "solves most puzzles: the gap keeps that shortcut from being *exact*, not from working.")
-        gr.Plot(filters_figure(jigsaw.first_layer_filters(model),
-                               jigsaw.first_layer_filters(jigsaw.build_model_like(model, seed=0))),
-                elem_id="jigsaw-filters", elem_classes="ssl-plot", show_label=False)
+        learned, random = (jigsaw.first_layer_filters(model),
+                           jigsaw.first_layer_filters(jigsaw.build_model_like(model, seed=0)))
+        tab.later(gr.Plot(elem_id="jigsaw-filters", elem_classes="ssl-plot", show_label=False),
+                  lambda: filters_figure(learned, random), "filters_arrival")
         gr.Markdown(common.card_markdown(METHOD, rows=[
             ("pretext top-1 on held-out photos (100 classes, chance 1%)", "real_top1", "{:.1%}"),
             ("pretext top-5 on held-out photos (chance 5%)", "real_top5", "{:.1%}"),

@@ -136,20 +136,21 @@ class Tab:
     # ----------------------------------------------------------------- arrival and state
 
     def arrive(self, fn: Callable, args: tuple, outputs: list, pick: Callable | None = None,
-               name: str = "arrival") -> None:
+               name: str = "arrival", gpu: bool = True) -> None:
         """Show fn(self, *args), the main handler on the default inputs, in `outputs` when the page opens.
 
         pick: turns fn's result into the values for `outputs` (default: the result itself). The result is
         computed once per server (app.py's `warm`, in the background after launch, or the first visitor)
         and shared; it is made again when a file it names has gone (core.media sweeps old outputs). A
         failure leaves the panels as they are and is logged: opening a tab never shows an error.
+        gpu=False: the work never touches a model on the GPU (a plot of numbers), so ZeroGPU lends none.
         """
         root = Context.root_block
         if root is None:
             return
         pick = pick or (lambda out: out)
         # on ZeroGPU the first visitor's arrival borrows the GPU like a click; the result is kept here
-        run = spaces_gpu.gpu(lambda: pick(fn(self, *args)), self.device)
+        run = spaces_gpu.gpu(lambda: pick(fn(self, *args)), self.device) if gpu else lambda: pick(fn(self, *args))
 
         def compute():
             with _ARRIVING:
@@ -173,6 +174,16 @@ class Tab:
         if not hasattr(root, "ssl_arrivals"):
             root.ssl_arrivals = []
         root.ssl_arrivals.append((f"{self.method}_{name}", value))
+
+    def later(self, plot: gr.Plot, draw: Callable[[], object], name: str) -> gr.Plot:
+        """Fill `plot` with draw()'s figure when the page opens, drawn once after launch instead of at build.
+
+        For a figure that needs no visitor input (a permutation set, a model's filters, a card's sweep):
+        matplotlib is neither imported nor run before the server answers (bench.latency's cold start).
+        """
+        from demos import figures
+        self.arrive(lambda _tab: figures.render(draw()), (), [plot], name=name, gpu=False)
+        return plot
 
     def clears(self, inputs: list, outputs: list, say=None, message: str = "") -> None:
         """When any of `inputs` changes, empty `outputs` (the old input's results), and put `message` in `say`."""

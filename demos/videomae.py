@@ -326,8 +326,9 @@ def build(device=None) -> None:
                     "reconstruction stays easy even at 90%: the network could learn to copy. **Tube** masking "
                     "removes that leak. Measured on the held-out clips (bikes, city) for the shipped model:")
         curves = card_curves()
-        ratio_plot = gr.Plot(ratio_figure(curves, "held-out clips, shipped model") if curves else None,
-                             elem_id="videomae-ratio-plot", show_label=False, elem_classes="ssl-plot")
+        ratio_plot = gr.Plot(elem_id="videomae-ratio-plot", show_label=False, elem_classes="ssl-plot")
+        if curves:
+            tab.later(ratio_plot, lambda: ratio_figure(curves, "held-out clips, shipped model"), "ratio_arrival")
         curve_btn = gr.Button("Measure it on this clip", elem_id="videomae-curve")
     with gr.Accordion("What it is for, and the measured numbers", open=False):
         gr.Markdown("Reconstruction is only the pretext task. What the paper wants is the **encoder**: "

@@ -115,6 +115,29 @@ def test_events_share_the_cores():
     assert train == {f"{key}_train" for key, _, _ in app.TABS}
 
 
+def test_no_plot_is_drawn_before_the_server_answers():
+    """Figures that need no input arrive after launch: building the app imports no matplotlib (cold start)."""
+    code = ("import sys, app; demo = app.build_app('cpu'); "
+            "print('matplotlib' in sys.modules, sorted(n for n, _ in demo.ssl_arrivals))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         check=True).stdout.strip().splitlines()[-1]
+    assert out.startswith("False"), out
+    for name in ("jigsaw_hamming_arrival", "jigsaw_filters_arrival", "contrastive_sweep_arrival",
+                 "videomae_ratio_arrival"):
+        assert name in out
+
+
+def test_a_later_plot_arrives_rendered():
+    """Tab.later's figure is drawn once, as a PNG gr.Plot shows, and the same value serves every visitor."""
+    from gradio.components.plot import PlotData
+
+    demo = app.build_app("cpu")
+    value = dict(demo.ssl_arrivals)["contrastive_sweep_arrival"]
+    first = value()
+    assert isinstance(first, PlotData) and first.plot.startswith("data:image/png;base64,")
+    assert value() is first
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt is Linux only")
 def test_malloc_is_tuned_unless_the_environment_says_otherwise():
     """The app caps malloc arenas and trims the heap now and then (bench.load: flat memory over rounds)."""

@@ -390,6 +390,28 @@ def test_the_plan_is_the_labels_independent_half_of_propagate_cells():
     assert torch.equal(infer.carry_labels(plan, p0)[0], p0)
 
 
+@pytest.mark.parametrize("metric", ["dot", "l2"])
+def test_the_windowed_search_keeps_the_best_cells_of_each_window(metric):
+    """Recent frames are searched by products inside each cell's window only: the same best cells and
+    weights as scoring every cell and keeping the window's, written out here by brute force."""
+    torch.manual_seed(2)
+    T, D, h, w, k, radius = 4, 6, 7, 9, 5, 2
+    feats = torch.randn(T, D, h, w)
+    plan = infer.propagation_plan(feats, metric, 0.5, k, 2, radius)
+    f = feats.reshape(T, D, -1)
+    N = h * w
+    ys, xs = torch.div(torch.arange(N), w, rounding_mode="floor"), torch.arange(N) % w
+    inside = ((ys[:, None] - ys[None]).abs() <= radius) & ((xs[:, None] - xs[None]).abs() <= radius)
+    score = (lambda q, r: q.T @ r) if metric == "dot" else (lambda q, r: 2 * q.T @ r - (r * r).sum(0))
+    for t in range(1, T):
+        cands = [score(f[t], f[0])] + [score(f[t], f[r]).masked_fill(~inside, float("-inf"))
+                                       for r in range(max(1, t - 2), t)]
+        val, idx = torch.cat(cands, 1).topk(k, dim=1)
+        firsts = torch.cat([torch.arange(N)] + [torch.arange(N) + r * N for r in range(max(1, t - 2), t)])
+        assert torch.equal(plan["source"][t], firsts[idx])
+        assert torch.allclose(plan["weights"][t], (val / 0.5).softmax(1), atol=1e-5)
+
+
 def test_the_cache_key_follows_the_clip_the_weights_and_the_settings():
     m = _small_model()
     frames, first = _clip()

@@ -55,11 +55,13 @@ TABS = {
                            "#sound_localization-steps", "#sound_localization-train",
                            "#sound_localization-train-text"),
     "videomae": ("VideoMAE", "#videomae-run",
-                 [("#videomae-report", "text"), ("#videomae-video", "video"), ("#videomae-strip", "img")],
+                 [("#videomae-report", "text"), ("#videomae-video", "video"), ("#videomae-strip", "img"),
+                  ("#videomae-ratio-plot", "img")],
                  "#videomae-steps", "#videomae-train", "#videomae-train-msg"),
     "contrastive": ("Contrastive", "#contrastive-find",
                     [("#contrastive-clips", "img"), ("#contrastive-batch-text", "text"), ("#contrastive-matrix", "img"),
-                     ("#contrastive-curves", "img"), ("#contrastive-found", "img"), ("#contrastive-found-text", "text")],
+                     ("#contrastive-curves", "img"), ("#contrastive-found", "img"), ("#contrastive-found-text", "text"),
+                     ("#contrastive-sweep", "img")],
                     "#contrastive-steps", "#contrastive-train", "#contrastive-train-msg"),
 }
 
