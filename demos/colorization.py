@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import gradio as gr
 import numpy as np
@@ -215,6 +216,9 @@ def _first_labels(mask_image, editor, hw: tuple[int, int]) -> tuple[np.ndarray, 
 # --------------------------------------------------------------------- handlers
 
 _VIDEOS = common.Memo(max_items=16)          # paths of drawn and encoded videos, by their content
+# the raw-pixel baselines need nothing from the learned features: they run beside the core call, on the
+# second core when it is free (one per click that can run at once: app.CONCURRENCY)
+_BESIDE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="colorization-baselines")
 
 def _digest(a: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(a).tobytes(), digest_size=16).hexdigest() + str(a.shape)
@@ -247,13 +251,16 @@ def on_run(tab: Tab, path, mask, drawn, name, n, mine):
     T, H, W = frames.shape[:3]
     first, source = _first_labels(mask, drawn, (H, W))
     model, who = tab.model(mine)
-    stages.now("core")
-    coloured, acc, conf, pred = C.colorize_and_propagate(model, frames, first)
-    stages.now("baselines")                     # raw pixels: the same per clip, mask and settings, whoever asks
+    # raw pixels: the same per clip, mask and settings, whoever asks
     key = (common.file_key(path), len(frames), repr(model.config), _digest(model.centres.cpu().numpy()),
            _digest(first))
-    coloured_raw, acc_raw, _ = tab.cached("raw colour", key[:4], lambda: C.colorize_video(model, frames, "raw_grey"))
-    pred_raw = tab.cached("raw tracks", key[:3] + key[4:], lambda: C.propagate(model, frames, first, "raw_lab"))
+    raw = _BESIDE.submit(lambda: (
+        tab.cached("raw colour", key[:4], lambda: C.colorize_video(model, frames, "raw_grey")),
+        tab.cached("raw tracks", key[:3] + key[4:], lambda: C.propagate(model, frames, first, "raw_lab"))))
+    stages.now("core")
+    coloured, acc, conf, pred = C.colorize_and_propagate(model, frames, first)
+    stages.now("baselines")                     # what is left of them once the learned model has answered
+    (coloured_raw, acc_raw, _), pred_raw = raw.result()
     stages.now("figures")
     truth = _truth_for(name, T, (H, W)) if source == "the example's mask" else None
     j = None

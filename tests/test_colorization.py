@@ -283,6 +283,27 @@ def test_tab_handlers_on_a_bundled_example(tab):
     assert "your drawing" in out[0] and "No true masks" in out[0]
 
 
+def test_the_raw_pixel_baselines_run_beside_the_learned_model(tab, monkeypatch):
+    """On a clip not seen before the baselines are computed in another thread while the core call runs,
+    and the click's answer is the one computed in line (the same numbers in the summary)."""
+    import threading
+    fns, D = tab
+    video, mask = _example(D, "sprites_b")
+    where, plain = [], D.C.colorize_video
+
+    def colorize_video(*args, **kwargs):
+        where.append(threading.current_thread().name)
+        return plain(*args, **kwargs)
+    monkeypatch.setattr(D.C, "colorize_video", colorize_video)
+    infer.clear_cache()
+    out = fns["colorization_track"](video, mask, None, "sprites_b", 9, None)
+    assert where and where[0].startswith("colorization-baselines")
+    m = D.C.load_pretrained("cpu")
+    frames = D.common.cached_video_input(video).frames[:9]
+    raw_acc = plain(m, frames, "raw_grey")[1][1:].mean()
+    assert f"raw grey pixels: {raw_acc:.0%}" in out[0]
+
+
 def test_tab_train_live_then_uses_the_users_model(tab):
     fns, D = tab
     video, mask = _example(D, "pedestrians")
