@@ -56,6 +56,7 @@ BUDGET_CPU = {"core_s": 1.0, "click_s": 1.0, "first_click_s": 2.0, "cold_start_s
 BUDGET_GPU_CORE_S = 0.1
 TABS = ("jigsaw", "sequence_sort", "colorization", "tcc", "sound_localization", "videomae", "contrastive")
 FLOOR_API = "/colorization_forget"        # no inputs, no work: what any click costs before it computes
+NEW_CLIP = "colorization_new_clip"        # a click on a clip the tab has never seen: nothing of it remembered
 
 
 # --------------------------------------------------------------------- each tab's default example
@@ -292,6 +293,18 @@ def one_click(client, spec: dict, log: StageLog | None) -> dict:
     return out
 
 
+def new_clips(path: str, n: int) -> list[str]:
+    """n copies of a clip, each with its colours shifted a little differently: as many uploads the app has
+    not seen (it remembers clips by their decoded frames), written before any click is timed."""
+    frames = media.load_video(path, with_audio=False).frames
+    out = []
+    for i in range(n):
+        shifted = frames.astype(np.int16)
+        shifted[..., i % 3] += 1 + i // 3
+        out.append(media.save_video(np.clip(shifted, 0, 255).astype(np.uint8), 10.0, name=f"new{i}.mp4"))
+    return out
+
+
 def stage_medians(clicks: list[dict]) -> dict:
     """Per stage, the median seconds over the clicks that have a record (a stage a click skipped counts 0)."""
     recs = [c["stages"] for c in clicks if "stages" in c]
@@ -326,8 +339,12 @@ def click_times(url: str | dict, tabs: list[str], runs: int, rss: RssSampler | N
             floor[k].append(time.perf_counter() - t0)
     for k in clients:
         out[k]["_floor"] = summary(floor[k])
-    for tab in tabs:
-        spec = ins[tab]
+    specs = [(tab, ins[tab]) for tab in tabs]
+    if "colorization" in tabs:
+        fresh = new_clips(ins["colorization"]["file"], (runs + 1) * len(clients))
+        mask = ins["colorization"]["mask"]
+        specs.append((NEW_CLIP, dict(ins["colorization"], args=lambda h: [h(fresh.pop()), h(mask), None, "", 32])))
+    for tab, spec in specs:
         first = {k: one_click(c, spec, logs.get(k)) for k, c in clients.items()}
         warm = {k: [] for k in clients}
         for _ in range(runs):
@@ -360,6 +377,8 @@ NOTES = {
     "tcc": "both clips embedded; 1 synced video encoded; 4 plots, each drawn once per distinct data",
     "sound_localization": "click maps every frame of the clip; the random-init baseline is cached per clip and sound",
     "videomae": "whole clip reconstructed + 2 baselines (its core stage includes them); 1 video encoded",
+    NEW_CLIP: "the default example's 32 frames with their colours shifted a little, a new clip at every click: "
+              "embeddings, plan and baselines all computed (the baselines beside the core call)",
     "contrastive": "a batch of 8 narrated clips rendered and embedded, its losses at 7 temperatures; 1 picture, "
                    "2 plots",
 }
@@ -382,12 +401,17 @@ def stage_table(clicks: dict, tabs: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _rows(result: dict) -> list[str]:
+    """The table's rows: each tab, and the colorization click on a new clip when it was measured."""
+    return list(result["tabs"]) + ([NEW_CLIP] if NEW_CLIP in result.get("click", {}) else [])
+
+
 def table(result: dict) -> str:
     budget = result["budget"]
     lines = [f"Machine: {result['machine']}; device {result['device']}; torch {result['torch']}.", "",
              "| tab | core call, median (p90) | click, first | click, warm median (p90) | within budget |",
              "|---|---|---|---|---|"]
-    for tab in result["tabs"]:
+    for tab in _rows(result):
         c = result["core"].get(tab)
         k = result.get("click", {}).get(tab)
         core_txt = f"{c['median']:.3f} s ({c['p90']:.3f})" if c else "-"
@@ -405,7 +429,7 @@ def table(result: dict) -> str:
     if floor:
         lines += ["", f"A click that computes nothing ({FLOOR_API}): median {floor['median']:.2f} s "
                       f"(p90 {floor['p90']:.2f}), the queue's and the client's own share of every click."]
-    st = stage_table(result.get("click", {}), result["tabs"])
+    st = stage_table(result.get("click", {}), _rows(result))
     if st:
         lines += ["", "Where a warm click's time goes (medians, seconds):", "", st]
     before = result.get("before")
@@ -414,7 +438,7 @@ def table(result: dict) -> str:
                       "turns (load: " + result.get("load", "?") + ").", "",
                   "| tab | first click, before | first click, after | warm median, before | warm median, after |",
                   "|---|---|---|---|---|"]
-        for tab in result["tabs"]:
+        for tab in _rows(result):
             b, a = before["click"].get(tab), result.get("click", {}).get(tab)
             if b and a:
                 lines.append(f"| {tab} | {b['first']:.2f} s | {a['first']:.2f} s | {b['median']:.2f} s | "
@@ -451,7 +475,8 @@ def main(argv=None) -> int:
     result = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.system()}",
               "device": devices.describe(dev), "threads": torch.get_num_threads(), "torch": torch.__version__, "tabs": tabs,
               "budget": {**BUDGET_CPU, **({"core_s": BUDGET_GPU_CORE_S} if dev.type == "cuda" else {})},
-              "notes": {t: NOTES.get(t, "") for t in tabs}, "core": {}}
+              "notes": {t: NOTES.get(t, "") for t in tabs + ([NEW_CLIP] if "colorization" in tabs else [])},
+              "core": {}}
 
     with torch.inference_mode():
         calls = core_calls(dev)
@@ -523,7 +548,7 @@ def main(argv=None) -> int:
             result["before"]["click"] = clicks["before"]
         result["app"] = result_app
         result["load_after"] = load_text()
-        for tab in tabs:
+        for tab in _rows(result):
             k = result["click"][tab]
             print(f"click {tab:20s} first {k['first']:.2f} s  median {k['median']:.2f} s  p90 {k['p90']:.2f} s  "
                   f"peak {k.get('peak_rss_mb', 0):.0f} MB  stages {k.get('stages')}", flush=True)

@@ -45,6 +45,20 @@ def test_latency_summary_and_budget_table():
     assert rows[5].startswith("| b |") and rows[5].endswith("| **no** |")
 
 
+def test_latency_new_clips_are_clips_the_app_has_not_seen():
+    """The colorization click on a new clip gets a clip whose decoded frames differ from the example's and
+    from each other's (the app remembers clips by their frames), and it has its own row in the table."""
+    from bench import latency
+    from core import media
+    src = latency._tab_inputs()["colorization"]["file"]
+    paths = latency.new_clips(src, 4)
+    clips = [media.load_video(p, with_audio=False).frames for p in [src, *paths]]
+    keys = {c.tobytes() for c in clips}
+    assert len(paths) == 4 and len(keys) == 5 and all(c.shape == clips[0].shape for c in clips)
+    res = {"tabs": ["colorization"], "click": {"colorization": {}, latency.NEW_CLIP: {}}}
+    assert latency._rows(res) == ["colorization", latency.NEW_CLIP]
+
+
 def test_app_gives_each_handler_its_share_of_the_cores(monkeypatch):
     import app
     monkeypatch.delenv("SSL_LAB_THREADS", raising=False)
