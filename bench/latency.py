@@ -417,9 +417,14 @@ def table(result: dict) -> str:
         core_txt = f"{c['median']:.3f} s ({c['p90']:.3f})" if c else "-"
         first_txt = f"{k['first']:.2f} s" if k else "-"
         click_txt = f"{k['median']:.2f} s ({k['p90']:.2f})" if k else "-"
+        first_s = budget.get("first_click_s", budget["click_s"])
+        warm_s = first_s if tab == NEW_CLIP else budget["click_s"]      # a new clip at every click: all are first
         ok = (c is None or c["p90"] <= budget["core_s"]) and (k is None or (
-            k["median"] <= budget["click_s"] and k["first"] <= budget.get("first_click_s", budget["click_s"])))
+            k["median"] <= warm_s and k["first"] <= first_s))
         lines.append(f"| {tab} | {core_txt} | {first_txt} | {click_txt} | {'yes' if ok else '**no**'} |")
+    if NEW_CLIP in _rows(result):
+        lines += ["", f"{NEW_CLIP}: a clip the app has not seen at every click, so every click is a first one and "
+                      f"is held to the first-click budget ({budget.get('first_click_s', budget['click_s']):.0f} s)."]
     app = result.get("app")
     if app:
         lines += ["", f"App: import {app['import_s']:.2f} s; cold start to first HTTP 200 {app['cold_start_s']:.2f} s "
