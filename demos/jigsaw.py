@@ -114,8 +114,9 @@ def filters_figure(trained: np.ndarray, random_init: np.ndarray):
             grid[1 + r * (k + 1):1 + r * (k + 1) + k, 1 + q * (k + 1):1 + q * (k + 1) + k] = f
         ax = fig.add_subplot(1, 2, col + 1)
         ax.imshow(grid, interpolation="nearest")
-        ax.set_title(f"first-layer filters: {name}")
+        ax.set_title(name)
         ax.axis("off")
+    fig.suptitle("first-layer filters")           # one heading: a long title per panel ran off the figure's edge
     return fig
 
 
