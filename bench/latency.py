@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -339,9 +340,10 @@ def click_times(url: str | dict, tabs: list[str], runs: int, rss: RssSampler | N
             floor[k].append(time.perf_counter() - t0)
     for k in clients:
         out[k]["_floor"] = summary(floor[k])
-    specs = [(tab, ins[tab]) for tab in tabs]
+    specs, written = [(tab, ins[tab]) for tab in tabs], []
     if "colorization" in tabs:
-        fresh = new_clips(ins["colorization"]["file"], (runs + 1) * len(clients))
+        written = new_clips(ins["colorization"]["file"], (runs + 1) * len(clients))
+        fresh = list(written)
         mask = ins["colorization"]["mask"]
         specs.append((NEW_CLIP, dict(ins["colorization"], args=lambda h: [h(fresh.pop()), h(mask), None, "", 32])))
     for tab, spec in specs:
@@ -362,6 +364,8 @@ def click_times(url: str | dict, tabs: list[str], runs: int, rss: RssSampler | N
             out[next(iter(urls))][tab]["peak_rss_mb"] = round(rss.peak / 2**20, 1)
             rss.overall = max(rss.overall, rss.peak)
             rss.peak = 0
+    for path in written:                          # each in a folder of its own (media.save_video)
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
     return out if isinstance(url, dict) else out["app"]
 
 
@@ -546,7 +550,6 @@ def main(argv=None) -> int:
                         res["cold_start_all_s"] = colds[k]
                         res["cold_start_s"] = round(statistics.median(colds[k]), 2)
         finally:
-            import shutil
             shutil.rmtree(work, ignore_errors=True)
         result["click"] = clicks["after"]
         if args.before:

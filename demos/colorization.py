@@ -220,6 +220,7 @@ _VIDEOS = common.Memo(max_items=16)          # paths of drawn and encoded videos
 # second core when it is free (one per click that can run at once: app.CONCURRENCY)
 _BESIDE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="colorization-baselines")
 
+
 def _digest(a: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(a).tobytes(), digest_size=16).hexdigest() + str(a.shape)
 

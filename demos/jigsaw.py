@@ -255,10 +255,10 @@ def build(device="cpu") -> None:
                     "puzzles on photos it never saw, but its features are only a little better than random "
                     "ones for these probes, and a solver that just matches pixels across tile borders "
                     "solves most puzzles: the gap keeps that shortcut from being *exact*, not from working.")
-        learned, random = (jigsaw.first_layer_filters(model),
-                           jigsaw.first_layer_filters(jigsaw.build_model_like(model, seed=0)))
+        learned, untrained = (jigsaw.first_layer_filters(model),
+                              jigsaw.first_layer_filters(jigsaw.build_model_like(model, seed=0)))
         tab.later(gr.Plot(elem_id="jigsaw-filters", elem_classes="ssl-plot", show_label=False),
-                  lambda: filters_figure(learned, random), "filters_arrival")
+                  lambda: filters_figure(learned, untrained), "filters_arrival")
         gr.Markdown(common.card_markdown(METHOD, rows=[
             ("pretext top-1 on held-out photos (100 classes, chance 1%)", "real_top1", "{:.1%}"),
             ("pretext top-5 on held-out photos (chance 5%)", "real_top5", "{:.1%}"),
