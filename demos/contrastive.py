@@ -87,8 +87,10 @@ def _rgb(hex_colour: str) -> tuple:
     return tuple(int(h[i:i + 2], 16) for i in (0, 2, 4))
 
 
-def matrix_figure(s: dict, loss: str, temperature: float):
-    """The batch's clip x narration similarity, the loss's positives outlined, the true pairs marked."""
+@figures.cached_plot
+def matrix_figure(s: dict, loss: str):
+    """The batch's clip x narration similarity, the loss's positives outlined, the true pairs marked.
+    s: the batch's "about", "events", "sim" and "sim_bag" (what the picture shows, the key of its cache)."""
     B, K = s["about"].shape
     milnce = loss == "milnce"
     sim = s["sim_bag"] if milnce else s["sim"]
@@ -122,6 +124,7 @@ def _rect(x, y, w, h, colour):
     return Rectangle((x, y), w, h, fill=False, ec=colour, lw=2)
 
 
+@figures.cached_plot
 def curves_figure(curves: dict, temperature: float, negatives: int):
     fig = figures.new_figure(8.0, 3.0)
     for k, (key, xlabel, mark) in enumerate((("temperature", "temperature tau (all negatives)", temperature),
@@ -227,7 +230,7 @@ def show_batch(tab: Tab, level, loss_name, temperature, negatives, seed, mine):
                        f"n{i + 1}, said nearest: \"{s['texts'][i][0]}\""])
         colours.append(RIGHT if right else (TRUTH if in_bag else WRONG))
     picture = labelled_rows(rows, labels, colours)
-    fig = matrix_figure(s, loss, temperature)
+    fig = matrix_figure({k: s[k] for k in ("about", "events", "sim", "sim_bag")}, loss)
     curves_plot = curves_figure(curves, temperature, B - 1)
     stages.now("other")
     right = int((s["about"][:, 0] == s["events"]).sum())
