@@ -95,7 +95,7 @@ def _tab_inputs() -> dict:
         "tcc": dict(file=tcc_a, file_b=tcc_b, api="/tcc_align",
                     args=lambda h: [h(tcc_a), h(tcc_b), ""]),
         "sound_localization": dict(file=snd_clips[snd_names[0]], api="/sound_localization_localize",
-                                   args=lambda h: [h(snd_clips[snd_names[0]]), d_snd.OWN, snd_other, 0.5,
+                                   args=lambda h: [h(snd_clips[snd_names[0]]), d_snd.OWN, snd_other, d_snd.DEFAULT_T,
                                                    d_snd.SHIPPED]),
         "videomae": dict(file=vm_clip, api="/videomae_reconstruct",
                          args=lambda h: [h(vm_clip), 0.9, "tube", 0]),

@@ -23,7 +23,7 @@ from demos.tab import MINE, SHIPPED, Tab  # the model choice's words, which test
 
 METHOD = "sound_localization"
 OWN, OTHER, SILENCE = "its own sound", "another clip's sound", "silence"
-DEFAULT_T = 0.5             # the still the tab opens on (seconds)
+DEFAULT_T = 1.5             # the still the tab opens on (seconds): mid-clip, away from the stream's first second
 
 SUMMARY = r"""
 ### Sound localization: does this sound belong to this frame, and where does it come from?
@@ -125,8 +125,47 @@ def pick_sound(video: media.Video, path, choice: str, other_name: str | None):
     other = read_clip(clips[other_name])
     if other.audio is None:
         raise no_sound_error(other_name)
-    same = os.path.abspath(clips[other_name]) == os.path.abspath(os.fspath(path))
-    return other.audio, other.sample_rate, f"the sound of {other_name}", same
+    return other.audio, other.sample_rate, f"the sound of {other_name}", _name_of(path) == other_name
+
+
+def _sounding(name: str, t: float) -> str | None:
+    """The class that sounds at time t in a bundled generated clip ('' in its silent second); None for any
+    other clip (its sound track says nothing about which object is heard)."""
+    for e in _generated_examples():
+        if name == f"{e['name'].replace('_', ' ')} (generated)":
+            per_second = e.get("sounding_per_second") or []
+            return per_second[min(int(t), len(per_second) - 1)] if per_second else None
+    return None
+
+
+def truth_at(path, choice: str, other_name: str | None, label: str, t: float, same: bool) -> tuple[bool, str]:
+    """Whether the sound heard at t belongs to the frame, and why. Exact for the generated scenes, whose
+    examples.json says which object sounds each second: their silent second has nothing that sounds, and
+    another generated scene's sound belongs when it is a class this scene shows (every scene draws its
+    objects from the same six classes and recordings). same: the other clip is this one."""
+    here = _name_of(path)
+    if choice == OWN or (choice == OTHER and same):
+        if _sounding(here, t) == "":
+            return False, "no: this second of the clip is silent"
+        return True, "yes: the frame with its own sound"
+    if choice == OTHER:
+        heard, shown = _sounding(other_name or "", t), _classes(here)
+        if heard == "":
+            return False, f"no: {label} is silent at {t:.1f} s"
+        if heard and shown:
+            if heard in shown:
+                return True, f"yes: at {t:.1f} s {label} is a {heard}, and this scene shows a {heard}"
+            return False, f"no: at {t:.1f} s {label} is a {heard}, and this scene shows none"
+        return False, f"no: {label} was not made by this frame"
+    return False, "no: nothing sounds"
+
+
+def _classes(name: str) -> set[str]:
+    """The classes a bundled generated scene shows (those that sound in it), empty for any other clip."""
+    for e in _generated_examples():
+        if name == f"{e['name'].replace('_', ' ')} (generated)":
+            return {c for c in e.get("sounding_per_second") or [] if c}
+    return set()
 
 
 # --------------------------------------------------------------------- pictures
@@ -212,9 +251,8 @@ def localize(tab: Tab, path, choice, other_name, t, which, mine):
     path_out = media.save_video(overlay(video.frames, res["heat_all"]), video.fps, out_audio, out_rate,
                                 name="localized.mp4")
     said = "yes" if p >= 0.5 else "no"
+    truth, truth_txt = truth_at(path, choice, other_name, label, t, truth)
     right = (p >= 0.5) == truth
-    truth_txt = ("yes: the frame with its own sound" if truth else
-                 f"no: {label} was not made by this frame" if choice == OTHER else "no: nothing sounds")
     verdict = (
         f"**Asked:** does {label} belong to this frame at t = {t:.1f} s?  \n"
         f"**Answered ({who}):** {said}, p = {p:.2f} (confidence {max(p, 1 - p):.0%}), "
@@ -287,9 +325,17 @@ def _window(audio, rate, t):
 
 
 def _name_of(path) -> str:
-    for name, p in example_clips().items():
-        if path is not None and os.path.abspath(p) == os.path.abspath(os.fspath(path)):
-            return name
+    """The bundled clip's name, by content: in the app a picked example reaches the handler as gradio's
+    cached copy, under another path."""
+    if not path:
+        return ""
+    try:
+        key = common.file_key(path)
+        for name, p in example_clips().items():
+            if os.path.isfile(p) and os.path.getsize(p) == key[0] and common.file_key(p) == key:
+                return name
+    except OSError:
+        pass
     return ""
 
 

@@ -342,6 +342,46 @@ def test_tab_handler_on_the_default_example_returns_every_output(handlers):
 
 
 @pytest.mark.skipif(not HAVE_WEIGHTS, reason="no shipped weights yet")
+def test_the_tab_opens_on_a_right_answer_and_its_controls_answer_right_too(handlers):
+    """What a class sees first: the default clip at the default time, with its own sound, another clip's
+    and silence, each answered right by the shipped model (the arrival shows the first)."""
+    demo, h = handlers
+    clips = demo.example_clips()
+    names = list(clips)
+    other = next(n for n in names if "(real)" in n)
+    for choice in (demo.OWN, demo.OTHER, demo.SILENCE):
+        verdict = h["localize"](clips[names[0]], choice, other, demo.DEFAULT_T, demo.SHIPPED, None)[1]
+        assert ", right;" in verdict, (choice, verdict)
+
+
+def test_the_truth_follows_what_sounds_in_a_generated_scene(tmp_path):
+    """examples.json says which object sounds each second: the silent second is a "no" with its own sound,
+    and another generated scene's sound belongs when this scene shows its class. The clip is known by its
+    content, as in the app, where a picked example arrives as gradio's copy under another path."""
+    import shutil
+
+    from demos import sound_localization as demo
+    meta = {e["name"]: e for e in demo._generated_examples()}
+    clips = demo.example_clips()
+    three = tmp_path / "copy.mp4"
+    shutil.copyfile(clips["three objects (generated)"], three)
+    assert demo._name_of(three) == "three objects (generated)" and demo._name_of(None) == ""
+    said = meta["three_objects"]["sounding_per_second"]
+    silent = said.index("")
+    assert demo.truth_at(three, demo.OWN, None, "its own sound", silent + 0.5, False)[0] is False
+    assert demo.truth_at(three, demo.OWN, None, "its own sound", 0.5, False)[0] is True
+    shown = {c for c in said if c}
+    for j, heard in enumerate(meta["photo_background"]["sounding_per_second"]):
+        got, why = demo.truth_at(three, demo.OTHER, "photo background (generated)", "that sound", j + 0.5, False)
+        assert got == (heard in shown), (j, heard, why)
+    real = next(n for n in clips if "(real" in n)
+    assert demo.truth_at(three, demo.OTHER, real, "that sound", 1.5, False) == (
+        False, "no: that sound was not made by this frame")
+    assert demo.truth_at(three, demo.OTHER, "three objects (generated)", "x", 0.5, True)[0] is True
+    assert demo.truth_at(three, demo.SILENCE, None, "silence", 0.5, False)[0] is False
+
+
+@pytest.mark.skipif(not HAVE_WEIGHTS, reason="no shipped weights yet")
 def test_tab_errors_are_clear(handlers):
     import gradio as gr
     from core import sources
