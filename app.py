@@ -175,6 +175,8 @@ footer {visibility: hidden}
 .ssl-plot img {max-width: 100%; height: auto}
 /* an examples table wraps its words instead of cutting them */
 .gradio-container table td, .gradio-container table th {white-space: normal; overflow-wrap: anywhere}
+/* ...but a card's table (markdown) breaks only a word too long for the page: its numbers stay whole on a phone */
+.gradio-container .prose table td, .gradio-container .prose table th {overflow-wrap: break-word; word-break: normal}
 """
 
 

@@ -437,13 +437,16 @@ def build(device) -> None:
     gr.Markdown("### Where does the pointer look? Click a point on the target frame")
     with gr.Row():
         target_idx = gr.Slider(2, MAX_FRAMES, value=9, step=1, label="target frame (frame 1 is the reference)")
-    with gr.Row():
+    with gr.Row():                   # three across on a projector, one per line on a phone: big enough to click
         target_img = gr.Image(label="target frame (seen in grey; click a point)", format="png",
-                              height=POINTER_VIEW + 20, interactive=False, elem_id="colorization-target")
+                              height=POINTER_VIEW + 20, interactive=False, elem_id="colorization-target",
+                              min_width=figures.PHONE_PLOT)
         heat_learned = gr.Image(label="learned features: the row of A on frame 1 (log scale)", format="png",
-                                height=POINTER_VIEW + 20, interactive=False, elem_id="colorization-heat")
+                                height=POINTER_VIEW + 20, interactive=False, elem_id="colorization-heat",
+                                min_width=figures.PHONE_PLOT)
         heat_raw = gr.Image(label="raw grey pixels: the row of A on frame 1 (log scale)", format="png",
-                            height=POINTER_VIEW + 20, interactive=False, elem_id="colorization-heat-raw")
+                            height=POINTER_VIEW + 20, interactive=False, elem_id="colorization-heat-raw",
+                            min_width=figures.PHONE_PLOT)
     pointer_text = gr.Markdown(elem_id="colorization-pointer-text")
 
     gr.Markdown("### What it is for: tracking with no labels, measured on held-out data")

@@ -369,9 +369,10 @@ def build(device="cpu") -> None:
                                  "nearest in time", format="png", interactive=False, elem_id="contrastive-clips")
             batch_txt = gr.Markdown(latex_delimiters=common_latex(), elem_id="contrastive-batch-text")
     with gr.Row():
-        # side by side on a projector, one under the other on a phone (each at least 360 px wide)
-        matrix = gr.Plot(label="similarity matrix", elem_id="contrastive-matrix", min_width=360)
-        curves = gr.Plot(label="the controls' effect on this batch", elem_id="contrastive-curves", min_width=360)
+        # side by side on a projector, one under the other on a phone
+        matrix = gr.Plot(label="similarity matrix", elem_id="contrastive-matrix", min_width=figures.PHONE_PLOT)
+        curves = gr.Plot(label="the controls' effect on this batch", elem_id="contrastive-curves",
+                         min_width=figures.PHONE_PLOT)
     gr.Markdown("Caption colours: green, the nearest narration describes the clip; blue, it does not but "
                 "another narration of the bag does; red, none of the bag does.", elem_classes="ssl-note")
     go.click(tab.handler(show_batch), [level, loss, temperature, negatives, seed, mine],

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 WHITE = (255, 255, 255)
 GAP = 6                     # white pixels between frames laid side by side
 STRIP_H = 180               # frame strips: at least 160 px tall on a projector at 1280x720
+PHONE_PLOT = 360            # plots side by side in a row wrap below this width each: one per line on a phone
 
 # --------------------------------------------------------------------- one visual language, every tab
 # The Overview states it once (LEGEND): the same meaning for the same colour in every plot and picture.

@@ -399,8 +399,9 @@ def build(device) -> None:
                                  height=300, elem_id=f"{METHOD}-overlay", autoplay=False)
     with gr.Row():
         spec = gr.Plot(label="spectrogram of the window in use", elem_id=f"{METHOD}-spectrogram",
-                       elem_classes="ssl-plot")
-        curve = gr.Plot(label="correspondence over time", elem_id=f"{METHOD}-curve", elem_classes="ssl-plot")
+                       elem_classes="ssl-plot", min_width=figures.PHONE_PLOT)
+        curve = gr.Plot(label="correspondence over time", elem_id=f"{METHOD}-curve", elem_classes="ssl-plot",
+                        min_width=figures.PHONE_PLOT)
     gr.Examples([[clips[n], OWN, other_default] for n in names]
                 + ([[default, OTHER, other_default], [default, SILENCE, other_default]] if default else []),
                 inputs=[video_in, sound, other], label="bundled clips with sound (generated scenes, real clips)")

@@ -405,18 +405,21 @@ def build(device) -> None:
         gr.Examples(pairs, inputs=[video_a, video_b], elem_id="tcc-examples", label="bundled pairs: one throw, different throwers, paces "
                     "and lengths (the last pair: the same throw re-timed)")
     with gr.Row():
+        # side by side on a projector, one under the other on a phone (each at least PHONE_PLOT px wide)
         sim_plot = gr.Plot(label="similarity matrix and nearest-neighbour path", elem_id="tcc-similarity",
-                           elem_classes="ssl-plot")
-        traj_plot = gr.Plot(label="embedding trajectories", elem_id="tcc-trajectories", elem_classes="ssl-plot")
+                           elem_classes="ssl-plot", min_width=figures.PHONE_PLOT)
+        traj_plot = gr.Plot(label="embedding trajectories", elem_id="tcc-trajectories", elem_classes="ssl-plot",
+                            min_width=figures.PHONE_PLOT)
 
     gr.Markdown("### The cycle, made visible\nPick a frame of video 1: where does it land in video 2 (alpha), "
                 "and where does it come back (beta)?")
     frame_i = gr.Slider(0, 47, value=24, step=1, label="frame of video 1", elem_id="tcc-frame")
     cycle_txt = gr.Markdown(elem_id="tcc-cycle-text")
     with gr.Row():
-        cycle_plot = gr.Plot(label="alpha and beta", elem_id="tcc-cycle", elem_classes="ssl-plot")
+        cycle_plot = gr.Plot(label="alpha and beta", elem_id="tcc-cycle", elem_classes="ssl-plot",
+                             min_width=figures.PHONE_PLOT)
         cycle_img = gr.Image(label="start -> nearest neighbour -> back", format="png", elem_id="tcc-cycle-frames",
-                             interactive=False)
+                             interactive=False, min_width=figures.PHONE_PLOT)
 
     gr.Markdown("### What it is for: carry labels from one labelled video, spot frames with no match")
     with gr.Row():
