@@ -287,9 +287,10 @@ def build(device) -> None:
     shuffled = gr.Image(label="2. shuffled: what the network gets (it sees them in grey; in training, one colour "
                         "channel each)", format="png", interactive=False, elem_id="sequence_sort-shuffled")
     with gr.Row():
-        probs = gr.Plot(label="4. the 12 order probabilities", elem_id="sequence_sort-probs", elem_classes="ssl-plot")
+        probs = gr.Plot(label="4. the 12 order probabilities", elem_id="sequence_sort-probs", elem_classes="ssl-plot",
+                        min_width=figures.PHONE_PLOT)
         energy_plot = gr.Plot(label="motion energy over the clip", elem_id="sequence_sort-energy",
-                              elem_classes="ssl-plot")
+                              elem_classes="ssl-plot", min_width=figures.PHONE_PLOT)
     sampled = gr.Image(label="1. the four frames as sampled, in time order", format="png", interactive=False,
                        elem_id="sequence_sort-sampled")
     gr.Examples(ex, inputs=[video], label="bundled clips (the first, a walk, was trained on; bikes, city "

@@ -94,6 +94,13 @@ PLOT_SCALES = """(panel) => [...panel.querySelectorAll('.ssl-plot img')]
   .map(i => [i.closest('.block').id, i.getBoundingClientRect().width / i.naturalWidth])"""
 
 
+# on a phone a plot gets the screen's width (or its own, when smaller): never half of it beside another
+PHONE_PLOTS = """() => [...document.querySelectorAll('[data-testid="matplotlib"] img')]
+  .filter(i => i.naturalWidth && i.getBoundingClientRect().width)
+  .filter(i => i.getBoundingClientRect().width < Math.min(i.naturalWidth, 300))
+  .map(i => [i.closest('.block').id || '?', Math.round(i.getBoundingClientRect().width)])"""
+
+
 def _panel(page, key):
     return page.locator(f"#{TABS[key][2][0][0][1:]}").locator("xpath=ancestor::div[@role='tabpanel'][1]")
 
@@ -242,4 +249,6 @@ def test_every_tab_opens_at_phone_width(page, app_url):
             page.wait_for_timeout(500)
         wide = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= 421, f"{key}: the page is {wide} px wide at 420 px: something runs off the right edge"
+        narrow = page.evaluate(PHONE_PLOTS)
+        assert not narrow, f"{key}: plots squeezed beside each other at 420 px (id, px wide): {narrow}"
         assert_no_error(page)
