@@ -80,7 +80,7 @@ def _generated_examples() -> list[dict]:
 
 def example_clips() -> dict[str, str]:
     """Name -> path of the bundled clips with sound: generated AV scenes first, then real clips."""
-    out = {f"{e['name'].replace('_', ' ')} (generated)": sources.example_path(e["file"]) for e in _generated_examples()}
+    out = {_generated_name(e): sources.example_path(e["file"]) for e in _generated_examples()}
     for c in sources.manifest()["clips"]:
         if c.get("has_audio"):
             out[f"{c['name']} (real)"] = sources.example_path(c["file"])
@@ -128,14 +128,15 @@ def pick_sound(video: media.Video, path, choice: str, other_name: str | None):
     return other.audio, other.sample_rate, f"the sound of {other_name}", _name_of(path) == other_name
 
 
-def _sounding(name: str, t: float) -> str | None:
-    """The class that sounds at time t in a bundled generated clip ('' in its silent second); None for any
-    other clip (its sound track says nothing about which object is heard)."""
-    for e in _generated_examples():
-        if name == f"{e['name'].replace('_', ' ')} (generated)":
-            per_second = e.get("sounding_per_second") or []
-            return per_second[min(int(t), len(per_second) - 1)] if per_second else None
-    return None
+def _sounding(name: str) -> list[str]:
+    """Per second, the class that sounds in the bundled generated clip `name` ('' in its silent second);
+    [] for any other clip (its sound track says nothing about which object is heard)."""
+    return next((e.get("sounding_per_second") or [] for e in _generated_examples() if _generated_name(e) == name),
+                [])
+
+
+def _generated_name(e: dict) -> str:
+    return f"{e['name'].replace('_', ' ')} (generated)"
 
 
 def truth_at(path, choice: str, other_name: str | None, label: str, t: float, same: bool) -> tuple[bool, str]:
@@ -143,13 +144,16 @@ def truth_at(path, choice: str, other_name: str | None, label: str, t: float, sa
     examples.json says which object sounds each second: their silent second has nothing that sounds, and
     another generated scene's sound belongs when it is a class this scene shows (every scene draws its
     objects from the same six classes and recordings). same: the other clip is this one."""
-    here = _name_of(path)
+    def at(per_second: list[str]) -> str | None:
+        return per_second[min(int(t), len(per_second) - 1)] if per_second else None
+
+    here = _sounding(_name_of(path))
     if choice == OWN or (choice == OTHER and same):
-        if _sounding(here, t) == "":
+        if at(here) == "":
             return False, "no: this second of the clip is silent"
         return True, "yes: the frame with its own sound"
     if choice == OTHER:
-        heard, shown = _sounding(other_name or "", t), _classes(here)
+        heard, shown = at(_sounding(other_name or "")), {c for c in here if c}
         if heard == "":
             return False, f"no: {label} is silent at {t:.1f} s"
         if heard and shown:
@@ -158,14 +162,6 @@ def truth_at(path, choice: str, other_name: str | None, label: str, t: float, sa
             return False, f"no: at {t:.1f} s {label} is a {heard}, and this scene shows none"
         return False, f"no: {label} was not made by this frame"
     return False, "no: nothing sounds"
-
-
-def _classes(name: str) -> set[str]:
-    """The classes a bundled generated scene shows (those that sound in it), empty for any other clip."""
-    for e in _generated_examples():
-        if name == f"{e['name'].replace('_', ' ')} (generated)":
-            return {c for c in e.get("sounding_per_second") or [] if c}
-    return set()
 
 
 # --------------------------------------------------------------------- pictures
