@@ -165,7 +165,7 @@ def cycle_figure(c: dict, i: int):
     ax1, ax2 = fig.subplots(2, 1)
     a, b = c["alpha"], c["beta"]
     ax1.bar(np.arange(len(a)), a, color=[figures.ANSWER if j == c["j"] else figures.OTHER for j in range(len(a))])
-    ax1.set_title(f"alpha: where frame {i} of video 1 lands in video 2 (soft nearest neighbour)")
+    ax1.set_title(f"alpha: where frame {i} of video 1 lands in video 2")       # longer, it ran off the figure
     ax1.set_xlabel("video 2 frame")
     colors = [figures.OTHER] * len(b)
     colors[c["back"]] = figures.verdict_colour(bool(c["consistent"]))
