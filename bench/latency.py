@@ -154,7 +154,8 @@ def core_calls(device) -> dict:
 
     def con(m=m):                   # show_batch's core: the batch drawn and embedded, its loss curves and losses
         s = contrastive.infer.sample_batch(m, shift, unrelated, batch=8, seed=0)
-        contrastive.infer.loss_curves(s["clip_emb"], s["bag_emb"], [0.1, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0], range(1, 8))
+        temps = [0.1] + sorted({*d_con.CURVE_TEMPERATURES, 0.1})
+        contrastive.infer.loss_curves(s["clip_emb"], s["bag_emb"], temps, range(1, 8))
         return contrastive.batch_losses(s["clip_emb"], s["bag_emb"], 0.1)
     calls["contrastive"] = con
     return calls

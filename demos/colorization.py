@@ -6,7 +6,6 @@ plots and words.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -221,10 +220,6 @@ _VIDEOS = common.Memo(max_items=16)          # paths of drawn and encoded videos
 _BESIDE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="colorization-baselines")
 
 
-def _digest(a: np.ndarray) -> str:
-    return hashlib.blake2b(np.ascontiguousarray(a).tobytes(), digest_size=16).hexdigest() + str(a.shape)
-
-
 
 def _first_frame(path) -> dict | None:
     """The draw editor's canvas: the clip's first frame (None when there is no clip or it cannot be read)."""
@@ -253,8 +248,8 @@ def on_run(tab: Tab, path, mask, drawn, name, n, mine):
     first, source = _first_labels(mask, drawn, (H, W))
     model, who = tab.model(mine)
     # raw pixels: the same per clip, mask and settings, whoever asks
-    key = (common.file_key(path), len(frames), repr(model.config), _digest(model.centres.cpu().numpy()),
-           _digest(first))
+    key = (common.file_key(path), len(frames), repr(model.config), common.digest(model.centres.cpu().numpy()),
+           common.digest(first))
     raw = _BESIDE.submit(lambda: (
         tab.cached("raw colour", key[:4], lambda: C.colorize_video(model, frames, "raw_grey")),
         tab.cached("raw tracks", key[:3] + key[4:], lambda: C.propagate(model, frames, first, "raw_lab"))))

@@ -19,6 +19,7 @@ from demos.tab import Tab
 METHOD = "contrastive"
 SHOW = 64                     # px of one shown frame (the clips are 32 px)
 LIVE_STEPS = (10, 400, 150)
+CURVE_TEMPERATURES = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)   # the loss-against-temperature curve, plus the slider's
 MAX_QUERY = 200               # the narration encoder reads a few words; a page of text is a mistake   # min, max, default steps of live training (~4 steps/s on one CPU thread)
 RIGHT, WRONG, TRUTH = "#2ca02c", "#d62728", "#1f77b4"   # the lab's colours: right, wrong, the truth
 
@@ -216,7 +217,7 @@ def show_batch(tab: Tab, level, loss_name, temperature, negatives, seed, mine):
     stages.now("core")                  # the batch drawn and embedded, its losses at every temperature
     s = C.infer.sample_batch(model, shift, unrelated, batch=negatives + 1, seed=seed)
     B, K = s["about"].shape
-    temps = sorted({0.02, 0.05, 0.1, 0.2, 0.5, 1.0, temperature})
+    temps = sorted({*CURVE_TEMPERATURES, temperature})
     curves = C.infer.loss_curves(s["clip_emb"], s["bag_emb"], [temperature] + temps, range(1, B))
     curves["temperature"] = {k: v[1:] for k, v in curves["temperature"].items()}
     losses = C.batch_losses(s["clip_emb"], s["bag_emb"], temperature)

@@ -150,7 +150,8 @@ class Tab:
             return
         pick = pick or (lambda out: out)
         # on ZeroGPU the first visitor's arrival borrows the GPU like a click; the result is kept here
-        run = spaces_gpu.gpu(lambda: pick(fn(self, *args)), self.device) if gpu else lambda: pick(fn(self, *args))
+        call = lambda: pick(fn(self, *args))  # noqa: E731
+        run = spaces_gpu.gpu(call, self.device) if gpu else call
 
         def compute():
             with _ARRIVING:

@@ -175,12 +175,7 @@ def colorize_video(model: ColorizationNet, frames, features: str = "learned",
     accuracy (T,): share of cells whose pointed colour cluster is the true
     one, confidence (T,): mean probability of the chosen cluster).
     """
-    _check_model(model)
-    a = common.check_frames(frames, "frames")
-    if features not in ("learned", "raw_grey"):
-        raise ValueError("colorize features must be 'learned' or 'raw_grey' (the targets have no colour)")
-    if not -len(a) <= reference_index < len(a):
-        raise ValueError(f"reference_index {reference_index} is outside the clip's {len(a)} frames")
+    a = _check_colour(model, frames, features, reference_index)
 
     def run():
         job = _ColourJob(model, a, features, reference_index)
@@ -201,17 +196,23 @@ def _copies(result: tuple) -> tuple:
     return tuple(x.copy() if isinstance(x, np.ndarray) else x for x in result)
 
 
-class _ColourJob:
-    """colorize_video in steps: set up once, add each frame's raw pointer logits (N, M), finish."""
+def _check_colour(model, frames, features: str, reference_index: int) -> np.ndarray:
+    """The checked frames of a colouring, before its cache key is made: a clear error for a wrong argument."""
+    _check_model(model)
+    a = common.check_frames(frames, "frames")
+    if features not in ("learned", "raw_grey"):
+        raise ValueError("colorize features must be 'learned' or 'raw_grey' (the targets have no colour)")
+    if not -len(a) <= reference_index < len(a):
+        raise ValueError(f"reference_index {reference_index} is outside the clip's {len(a)} frames")
+    return a
 
-    def __init__(self, model, frames, features: str, reference_index: int):
-        _check_model(model)
-        if features not in ("learned", "raw_grey"):
-            raise ValueError("colorize features must be 'learned' or 'raw_grey' (the targets have no colour)")
-        a = common.check_frames(frames, "frames")
+
+class _ColourJob:
+    """colorize_video in steps: set up once, add each frame's raw pointer logits (N, M), finish.
+    frames: checked by _check_colour."""
+
+    def __init__(self, model, a: np.ndarray, features: str, reference_index: int):
         T, H, W = a.shape[:3]
-        if not -T <= reference_index < T:
-            raise ValueError(f"reference_index {reference_index} is outside the clip's {T} frames")
         self.a, self.T, self.H, self.W, self.reference_index = a, T, H, W, reference_index
         hw = _work_size(H, W, model.config.infer_side)
         self.rgb = common.frames_to_tensor(a, hw)
@@ -254,8 +255,7 @@ def colorize_and_propagate(model: ColorizationNet, frames, first_labels) -> tupl
     copies through its softmax, the mask through its best `topk` entries. Returns
     (coloured, accuracy, confidence, labels), equal to the two calls' outputs.
     """
-    _check_model(model)
-    a = common.check_frames(frames, "frames")
+    a = _check_colour(model, frames, "learned", 0)
     _check_labels(first_labels, a.shape[1:3])
 
     def run():
