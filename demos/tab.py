@@ -136,14 +136,14 @@ class Tab:
     # ----------------------------------------------------------------- arrival and state
 
     def arrive(self, fn: Callable, args: tuple, outputs: list, pick: Callable | None = None,
-               name: str = "arrival", gpu: bool = True) -> None:
+               name: str = "arrival", gpu: bool = True) -> Callable | None:
         """Show fn(self, *args), the main handler on the default inputs, in `outputs` when the page opens.
 
         pick: turns fn's result into the values for `outputs` (default: the result itself). The result is
         computed once per server (app.py's `warm`, in the background after launch, or the first visitor)
         and shared; it is made again when a file it names has gone (core.media sweeps old outputs). A
         failure leaves the panels as they are and is logged: opening a tab never shows an error.
-        gpu=False: the work never touches a model on the GPU (a plot of numbers), so ZeroGPU lends none.
+        Returns the function that gives the value (None outside a Blocks). gpu=False: the work never touches a model on the GPU (a plot of numbers), so ZeroGPU lends none.
         """
         root = Context.root_block
         if root is None:
@@ -175,6 +175,7 @@ class Tab:
         if not hasattr(root, "ssl_arrivals"):
             root.ssl_arrivals = []
         root.ssl_arrivals.append((f"{self.method}_{name}", value))
+        return value
 
     def later(self, plot: gr.Plot, draw: Callable[[], object], name: str) -> gr.Plot:
         """Fill `plot` with draw()'s figure when the page opens, drawn once after launch instead of at build.
@@ -183,7 +184,9 @@ class Tab:
         matplotlib is neither imported nor run before the server answers (bench.latency's cold start).
         """
         from demos import figures
-        self.arrive(lambda _tab: figures.render(draw()), (), [plot], name=name, gpu=False)
+        value = self.arrive(lambda _tab: figures.render(draw()), (), [plot], name=name, gpu=False)
+        if value is not None:
+            value.later = True                  # warm draws it after every tab's answer
         return plot
 
     def clears(self, inputs: list, outputs: list, say=None, message: str = "") -> None:
@@ -245,9 +248,11 @@ def _files_there(result) -> bool:
 
 
 def warm(demo: gr.Blocks) -> threading.Thread:
-    """Compute every tab's default example in a background thread (app.py starts it after launch)."""
+    """Compute every tab's default example in a background thread (app.py starts it after launch): the
+    answers first, then the figures of Tab.later, which sit further down their tabs."""
     def run():
-        for name, value in getattr(demo, "ssl_arrivals", []):
+        arrivals = getattr(demo, "ssl_arrivals", [])
+        for name, value in sorted(arrivals, key=lambda a: getattr(a[1], "later", False)):     # stable
             try:
                 value()
             except Exception:  # noqa: BLE001

@@ -139,6 +139,26 @@ def test_a_later_plot_arrives_rendered():
     assert value() is first
 
 
+def test_warm_computes_every_answer_before_the_later_plots():
+    """After launch the tabs' answers come first: a plot further down a tab never holds up a panel on top."""
+    from demos import tab as tab_mod
+
+    demo = app.build_app("cpu")
+    done = []
+    with gr.Blocks() as probe:
+        pass
+    probe.ssl_arrivals = []
+    for name, value in demo.ssl_arrivals:
+        def record(name=name, value=value):
+            done.append(name)
+        record.later = getattr(value, "later", False)
+        probe.ssl_arrivals.append((name, record))
+    tab_mod.warm(probe).join(timeout=60)
+    later = {"jigsaw_hamming_arrival", "jigsaw_filters_arrival", "contrastive_sweep_arrival", "videomae_ratio_arrival"}
+    assert sorted(done) == sorted(n for n, _ in demo.ssl_arrivals)
+    assert set(done[-len(later):]) == later, done
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt is Linux only")
 def test_malloc_is_tuned_unless_the_environment_says_otherwise():
     """The app caps malloc arenas and trims the heap now and then (bench.load: flat memory over rounds)."""
