@@ -184,7 +184,7 @@ def _cached(name: str, make) -> dict[str, np.ndarray]:
             return {k: z[k] for k in z.files}
     arrays = make()
     os.makedirs(CACHE, exist_ok=True)
-    tmp = path + ".tmp.npz"
+    tmp = f"{path}.{os.getpid()}.tmp.npz"      # per process: torchrun's ranks may make the same file at once
     np.savez(tmp, **arrays)
     os.replace(tmp, path)
     return arrays

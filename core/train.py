@@ -163,6 +163,15 @@ def init_distributed(device: str) -> torch.device | None:
     return torch.device("cuda", local) if use_cuda else torch.device("cpu")
 
 
+def leave_distributed() -> None:
+    """Every rank waits for the others, then the process group is taken down: left to interpreter exit,
+    gloo's threads were sometimes torn down live and a rank aborted (SIGABRT) after training correctly."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def run(method: str, quick: bool = False, steps: int | None = None, device: str = "auto",
         out: str | None = None, seed: int | None = None, evaluate: bool = True,
         progress=None, overrides: dict | None = None, command: str | None = None, init: str | None = None) -> dict:
@@ -262,6 +271,7 @@ def main(argv=None) -> int:
                progress=printer() if os.environ.get("RANK", "0") == "0" else (lambda *a: None))
     if common.world_size() > 1:         # under torchrun: every rank says where its weights ended
         print(f"rank {common.rank()} of {common.world_size()}: weights_sha256 {card['weights_sha256']}", flush=True)
+        leave_distributed()
     if "metrics" not in card:           # a rank other than 0 under torchrun
         return 0
     print(f"trained {args.method}: {card['steps']} steps in {card['seconds']:.0f} s on {card['device']}")
